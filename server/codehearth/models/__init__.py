@@ -1,0 +1,1 @@
+"""Model manifest, model file resolution and GGUF metadata."""

