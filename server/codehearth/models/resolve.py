@@ -25,7 +25,9 @@ def _package_file(entry: ModelEntry) -> Path:
         candidate = Path(location) / entry.file
         if candidate.is_file():
             return candidate
-    raise ModelNotFound(f"model {entry.name!r}: {entry.file!r} not found in package {entry.package}")
+    raise ModelNotFound(
+        f"model {entry.name!r}: {entry.file!r} not found in package {entry.package}"
+    )
 
 
 def _local_file(entry: ModelEntry) -> Path:

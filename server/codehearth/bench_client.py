@@ -1,0 +1,100 @@
+"""A minimal real LSP client for the benchmarks: pygls's LanguageClient over stdio."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+
+class BenchClient:
+    def __init__(self) -> None:
+        self.client = LanguageClient("codehearth-bench", "0")
+        self.versions: dict[str, int] = {}
+        self._drain: asyncio.Task | None = None
+
+    async def start(self, args: argparse.Namespace, init_options: dict[str, Any]) -> None:
+        cmd = [sys.executable, "-m", "codehearth.cli", "serve"]
+        for flag, value in (
+            ("--manifest", args.manifest),
+            ("--model", args.model),
+            ("--context", args.context),
+            ("--threads", args.threads),
+        ):
+            if value:
+                cmd += [flag, str(value)]
+        await self.client.start_io(*cmd, env=dict(os.environ))
+        self._drain = asyncio.create_task(self._drain_stderr())
+        await self.client.initialize_async(
+            types.InitializeParams(
+                process_id=os.getpid(),
+                capabilities=types.ClientCapabilities(),
+                initialization_options=init_options,
+            )
+        )
+        self.client.initialized(types.InitializedParams())
+
+    async def _drain_stderr(self) -> None:
+        while await self.client._server.stderr.read(65536):
+            pass
+
+    def open(self, uri: str, text: str, language_id: str) -> None:
+        self.versions[uri] = 1
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id=language_id, version=1, text=text
+                )
+            )
+        )
+
+    async def type_and_complete(self, ks) -> list:
+        self.versions[ks.uri] += 1
+        at = types.Position(line=ks.line, character=ks.character)
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=ks.uri, version=self.versions[ks.uri]
+                ),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(
+                        range=types.Range(start=at, end=at), text=ks.char
+                    )
+                ],
+            )
+        )
+        if ks.char == "\n":
+            cursor = types.Position(line=ks.line + 1, character=0)
+        else:
+            cursor = types.Position(line=ks.line, character=ks.character + 1)
+        result = await self.client.text_document_inline_completion_async(
+            types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=ks.uri),
+                position=cursor,
+                context=types.InlineCompletionContext(
+                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                ),
+            )
+        )
+        if result is None:
+            return []
+        return result.items if isinstance(result, types.InlineCompletionList) else result
+
+    async def counters(self) -> dict[str, Any]:
+        status = await self.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="codehearth.status", arguments=[])
+        )
+        counters = status["counters"] if isinstance(status, dict) else status.counters
+        return counters if isinstance(counters, dict) else vars(counters)
+
+    async def stop(self) -> None:
+        await self.client.shutdown_async(None)
+        self.client.exit(None)
+        await self.client.stop()
+        if self._drain is not None:
+            await self._drain

@@ -1,0 +1,132 @@
+"""The `codehearth` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+
+from . import __version__
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def _setup_logging(level: str, log_content: bool = False) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not log_content:
+        # pygls logs whole JSON-RPC messages (the user's code) at debug and info level.
+        for name in ("pygls", "pygls.protocol", "pygls.server", "pygls.feature_manager"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", help="models.toml with models to add or override")
+    p.add_argument("--model", help="manifest model name (default: the manifest's default)")
+    p.add_argument("--context", type=int, help="context window in tokens")
+    p.add_argument("--n-gpu-layers", type=int, help="layers to offload (-1 = all, 0 = CPU)")
+    p.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
+
+
+def _serve_options(args: argparse.Namespace, **extra: object):
+    from .lsp.options import ServeOptions
+
+    return ServeOptions(
+        manifest=args.manifest,
+        model=args.model,
+        context=args.context,
+        n_gpu_layers=args.n_gpu_layers,
+        n_threads=args.threads,
+        **extra,
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .lsp.server import create_server
+
+    _setup_logging(args.log_level, args.log_content)
+    server = create_server(_serve_options(args, log_content=args.log_content))
+    try:
+        server.start_io()
+    finally:
+        server.runtime.stop()
+    return 0
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from .oneshot import complete_file
+
+    _setup_logging(args.log_level)
+    return complete_file(_serve_options(args), args.file, args.line, args.col, args.json)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .models.listing import print_models
+
+    return print_models(args.manifest, as_json=args.json)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    _setup_logging(args.log_level)
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codehearth", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"codehearth {__version__}")
+    parser.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the language server on stdio")
+    _add_model_args(serve)
+    serve.add_argument(
+        "--log-content", action="store_true", help="allow user code in debug logs (off by default)"
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    complete = sub.add_parser("complete", help="one completion at a position, with timings")
+    complete.add_argument("file")
+    complete.add_argument("--line", type=int, required=True, help="1-based line")
+    complete.add_argument("--col", type=int, required=True, help="1-based column")
+    complete.add_argument("--json", action="store_true", help="print a JSON object")
+    _add_model_args(complete)
+    complete.set_defaults(func=cmd_complete)
+
+    models = sub.add_parser("models", help="list manifest models and which files are present")
+    models.add_argument("--manifest")
+    models.add_argument("--json", action="store_true")
+    models.set_defaults(func=cmd_models)
+    bench = sub.add_parser("bench", help="typing-replay latency benchmark vs the engine floor")
+    _add_model_args(bench)
+    from .bench import add_arguments
+
+    add_arguments(bench)
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _json_default(obj: object) -> object:
+    return str(obj)
+
+
+def dump_json(payload: object) -> None:
+    print(json.dumps(payload, indent=2, default=_json_default))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

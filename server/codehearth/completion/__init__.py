@@ -1,0 +1,1 @@
+"""Inline completion: context → prompt → resident model → cleaned-up suggestion."""

@@ -1,0 +1,109 @@
+"""The completion service: what an inlineCompletion request does, minus the LSP.
+
+The LSP handler hands over a document snapshot; everything that touches the
+model (token counting for the budget, prompt assembly, generation) runs as one
+job on the engine's worker thread, keyed by the document so that the next
+keystroke supersedes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from ..context.builder import build_context
+from ..context.documents import DocumentSnapshot
+from ..engine.session import Cancelled, ModelSession
+from ..engine.types import GenerationParams, GenerationStats
+from ..engine.worker import PRIORITY_COMPLETION, Engine, Job
+from ..models.manifest import Sampling
+from .postprocess import clean_suggestion
+from .prompt import build_prompt, stop_token_ids
+from .settings import CompletionSettings
+
+
+class CompletionResult(BaseModel):
+    items: list[str]
+    mode: str = "prefix"
+    multiline: bool = False
+    stats: GenerationStats | None = None
+    latency_ms: float = 0.0
+    superseded: bool = False
+
+
+@dataclass
+class CompletionService:
+    engine: Engine
+    sampling: Sampling
+    settings: CompletionSettings = field(default_factory=CompletionSettings)
+    _stop_ids: frozenset[int] | None = None
+
+    def _params(self, multiline: bool) -> GenerationParams:
+        s = self.settings
+        return GenerationParams(
+            max_tokens=s.max_tokens_multi if multiline else s.max_tokens_single,
+            temperature=s.temperature if s.temperature is not None else self.sampling.temperature,
+            top_p=self.sampling.top_p,
+            top_k=self.sampling.top_k,
+            repeat_penalty=self.sampling.repeat_penalty,
+            stop=list(self.sampling.stop),
+            stop_at_newline=not multiline,
+        )
+
+    def _is_multiline(self, auto: bool) -> bool:
+        mode = self.settings.multiline
+        return auto if mode == "auto" else mode == "always"
+
+    def run_on_worker(
+        self, snap: DocumentSnapshot, line: int, character: int, session: ModelSession, job: Job
+    ) -> CompletionResult:
+        started = time.perf_counter()
+        probe = self._params(multiline=True)
+        budget = self.settings.budget(session.n_ctx, probe.max_tokens)
+        ctx = build_context(snap, line, character, session.count_tokens, budget)
+        multiline = self._is_multiline(ctx.multiline)
+        if self._stop_ids is None:
+            self._stop_ids = stop_token_ids(session)
+        tokens, mode = build_prompt(session, ctx)
+        text, stats = session.generate(
+            tokens, self._params(multiline), job.is_cancelled, stop_token_ids=self._stop_ids
+        )
+        if stats.stop_reason == "cancelled":
+            raise Cancelled()
+        stats.queue_ms = (started - job.submitted_at) * 1000
+        ctx_for_clean = ctx if multiline == ctx.multiline else _with_multiline(ctx, multiline)
+        suggestion = clean_suggestion(text, ctx_for_clean)
+        return CompletionResult(
+            items=[suggestion] if suggestion else [],
+            mode=mode,
+            multiline=multiline,
+            stats=stats,
+            latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
+        )
+
+    async def complete(self, snap: DocumentSnapshot, line: int, character: int) -> CompletionResult:
+        """Complete at a position; a superseded request resolves to an empty result."""
+
+        def run(session: ModelSession, job: Job) -> CompletionResult:
+            return self.run_on_worker(snap, line, character, session, job)
+
+        job = Job(run=run, key=snap.uri, priority=PRIORITY_COMPLETION)
+        future = self.engine.submit(job)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if job.superseded:
+                return CompletionResult(items=[], superseded=True)
+            self.engine.cancel(job)
+            raise
+        except Cancelled:
+            return CompletionResult(items=[], superseded=job.superseded)
+
+
+def _with_multiline(ctx, multiline: bool):
+    from dataclasses import replace
+
+    return replace(ctx, multiline=multiline)

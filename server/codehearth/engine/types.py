@@ -1,0 +1,82 @@
+"""Payloads of the engine: what a generation asks for and what it reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class GenerationParams(BaseModel):
+    max_tokens: int = Field(64, ge=1, le=32768)
+    temperature: float = Field(0.2, ge=0.0, le=5.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(40, ge=0)
+    repeat_penalty: float = Field(1.0, gt=0.0)
+    stop: list[str] = Field(default_factory=list)
+    stop_at_newline: bool = False
+
+
+StopReason = Literal["length", "eog", "stop", "newline", "cancelled", "context"]
+
+
+class GenerationStats(BaseModel):
+    """What one generation cost: the numbers behind 'is KV reuse working'."""
+
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    evaluated_tokens: int = 0
+    generated_tokens: int = 0
+    queue_ms: float = 0.0
+    prompt_ms: float = 0.0
+    generate_ms: float = 0.0
+    total_ms: float = 0.0
+    stop_reason: StopReason | None = None
+
+    @property
+    def reuse_fraction(self) -> float:
+        return self.reused_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        if self.generate_ms <= 0:
+            return 0.0
+        return self.generated_tokens / (self.generate_ms / 1000.0)
+
+
+class EngineCounters(BaseModel):
+    """Totals since the engine started."""
+
+    requests: int = 0
+    completed: int = 0
+    cancelled: int = 0
+    superseded: int = 0
+    failed: int = 0
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    evaluated_tokens: int = 0
+    generated_tokens: int = 0
+    max_queue_depth: int = 0
+    last: GenerationStats | None = None
+
+    def add(self, stats: GenerationStats) -> None:
+        self.prompt_tokens += stats.prompt_tokens
+        self.reused_tokens += stats.reused_tokens
+        self.evaluated_tokens += stats.evaluated_tokens
+        self.generated_tokens += stats.generated_tokens
+        self.last = stats
+
+    @property
+    def reuse_fraction(self) -> float:
+        return self.reused_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
+
+
+class EngineConfig(BaseModel):
+    model_name: str
+    model_path: str
+    n_ctx: int = Field(4096, ge=128)
+    n_gpu_layers: int = 0
+    n_threads: int | None = None
+    n_batch: int = Field(512, ge=1)
+    max_queue: int = Field(64, ge=1)
+    fim: str | None = None

@@ -1,0 +1,225 @@
+"""The engine: one worker thread owns the model; everything else talks to it through a queue.
+
+Requests carry a key (the document URI for completions). A new request with the
+same key supersedes the old one: a queued one is dropped at once, a running one
+is told to stop and does so between prompt chunks or generated tokens. So the
+queue holds at most one request per key, and typing never waits for suggestions
+that the user has already typed past.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from .session import Cancelled, ModelSession
+from .types import EngineConfig, EngineCounters
+
+log = logging.getLogger(__name__)
+
+PRIORITY_COMPLETION = 0
+PRIORITY_CHAT = 10
+
+
+class EngineBusy(Exception):
+    """The queue is full."""
+
+
+class EngineUnavailable(Exception):
+    """The model could not be loaded or the engine is shut down."""
+
+
+_sequence = itertools.count()
+
+
+@dataclass
+class Job:
+    """One unit of work run on the worker thread with the loaded model."""
+
+    run: Callable[[ModelSession, Job], Any]
+    key: str | None = None
+    priority: int = PRIORITY_COMPLETION
+    future: Future = field(default_factory=Future)
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    submitted_at: float = field(default_factory=time.perf_counter)
+    seq: int = field(default_factory=lambda: next(_sequence))
+    superseded: bool = False
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def is_cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+
+class Engine:
+    """Owns the worker thread, the queue and the counters."""
+
+    def __init__(self, config: EngineConfig) -> None:
+        self.config = config
+        self.counters = EngineCounters()
+        self.session_info: dict[str, Any] = {}
+        self._lock = threading.Condition()
+        self._pending: list[Job] = []
+        self._running: Job | None = None
+        self._stopping = False
+        self._loaded = threading.Event()
+        self._load_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="codehearth-engine", daemon=True)
+
+    # -- lifecycle ----------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+
+    def wait_loaded(self, timeout: float | None = None) -> bool:
+        """True when the model is ready; raises EngineUnavailable when loading failed."""
+        self._loaded.wait(timeout)
+        if self._load_error is not None:
+            raise EngineUnavailable(str(self._load_error)) from self._load_error
+        return self._loaded.is_set()
+
+    @property
+    def ready(self) -> bool:
+        return self._loaded.is_set() and self._load_error is None
+
+    @property
+    def load_error(self) -> BaseException | None:
+        return self._load_error
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            self._stopping = True
+            for job in self._pending:
+                job.future.cancel()
+            self._pending.clear()
+            if self._running is not None:
+                self._running.cancel()
+            self._lock.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    # -- submitting ---------------------------------------------------------
+    def submit(self, job: Job) -> Future:
+        with self._lock:
+            if self._stopping:
+                raise EngineUnavailable("the engine is shut down")
+            if self._load_error is not None:
+                raise EngineUnavailable(str(self._load_error))
+            self.counters.requests += 1
+            if job.key is not None:
+                self._supersede(job.key)
+            if len(self._pending) >= self.config.max_queue:
+                raise EngineBusy(f"engine queue is full ({self.config.max_queue} requests)")
+            self._pending.append(job)
+            self.counters.max_queue_depth = max(self.counters.max_queue_depth, len(self._pending))
+            self._lock.notify_all()
+        return job.future
+
+    def _supersede(self, key: str) -> None:
+        kept = []
+        for old in self._pending:
+            if old.key == key:
+                old.superseded = True
+                old.cancel()
+                old.future.cancel()
+                self.counters.superseded += 1
+            else:
+                kept.append(old)
+        self._pending = kept
+        running = self._running
+        if running is not None and running.key == key:
+            running.superseded = True
+            running.cancel()
+
+    def cancel(self, job: Job) -> None:
+        with self._lock:
+            job.cancel()
+            if job in self._pending:
+                self._pending.remove(job)
+                job.future.cancel()
+                self.counters.cancelled += 1
+
+    @property
+    def queue_depth(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    # -- worker -------------------------------------------------------------
+    def _main(self) -> None:
+        session = self._load()
+        if session is None:
+            return
+        try:
+            while True:
+                job = self._next_job()
+                if job is None:
+                    break
+                self._run(session, job)
+        finally:
+            session.close()
+
+    def _load(self) -> ModelSession | None:
+        try:
+            session = ModelSession(self.config)
+        except BaseException as exc:  # llama.cpp raises ValueError; anything else is as fatal
+            log.error("model %s failed to load: %s", self.config.model_name, exc)
+            self._load_error = exc
+            self._loaded.set()
+            with self._lock:
+                for job in self._pending:
+                    job.future.set_exception(EngineUnavailable(str(exc)))
+                self._pending.clear()
+            return None
+        self.session_info = {
+            "n_ctx": session.n_ctx,
+            "fim": session.fim.family if session.fim else None,
+        }
+        self._loaded.set()
+        return session
+
+    def _next_job(self) -> Job | None:
+        with self._lock:
+            while not self._pending and not self._stopping:
+                self._lock.wait()
+            if self._stopping:
+                return None
+            job = min(self._pending, key=lambda j: (j.priority, j.seq))
+            self._pending.remove(job)
+            self._running = job
+            return job
+
+    def _run(self, session: ModelSession, job: Job) -> None:
+        try:
+            if not job.future.set_running_or_notify_cancel():
+                return
+            if job.is_cancelled():
+                raise Cancelled()
+            result = job.run(session, job)
+        except Cancelled:
+            self._count(cancelled=True)
+            job.future.set_exception(Cancelled("superseded" if job.superseded else "cancelled"))
+        except Exception as exc:
+            log.exception("engine job failed")
+            self._count(failed=True)
+            job.future.set_exception(exc)
+        else:
+            self._count()
+            job.future.set_result(result)
+        finally:
+            with self._lock:
+                self._running = None
+
+    def _count(self, *, cancelled: bool = False, failed: bool = False) -> None:
+        with self._lock:
+            if cancelled:
+                self.counters.cancelled += 1
+            elif failed:
+                self.counters.failed += 1
+            else:
+                self.counters.completed += 1

@@ -1,0 +1,59 @@
+"""initialize / shutdown: read initializationOptions, start and stop the model."""
+
+from __future__ import annotations
+
+import logging
+
+from lsprotocol import types
+from pydantic import ValidationError
+
+from ..runtime import Runtime
+from .options import InitOptions
+from .server import CodehearthServer
+
+log = logging.getLogger(__name__)
+
+
+def _init_options(ls: CodehearthServer, raw: object) -> InitOptions | None:
+    if raw is None:
+        return None
+    try:
+        return InitOptions.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        ls.window_show_message(
+            types.ShowMessageParams(
+                type=types.MessageType.Warning,
+                message=f"codehearth: ignoring invalid initializationOptions ({problems})",
+            )
+        )
+        return None
+
+
+def register(server: CodehearthServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CodehearthServer, params: types.InitializeParams) -> None:
+        options = ls.cli_options.merged_with(_init_options(ls, params.initialization_options))
+        ls.runtime = Runtime(options)
+        ls.runtime.start()
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: CodehearthServer, params: types.InitializedParams) -> None:
+        report_startup_error(ls)
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: CodehearthServer, params: None = None) -> None:
+        ls.runtime.stop()
+
+
+def report_startup_error(ls: CodehearthServer) -> bool:
+    """Tell the user once, in the editor, why completions are unavailable."""
+    error = ls.runtime.error()
+    if error and not ls.error_shown:
+        ls.error_shown = True
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Error, message=f"codehearth: {error}")
+        )
+    return error is not None

@@ -1,0 +1,31 @@
+"""The codehearth language server: pygls wiring only; features live in sibling modules."""
+
+from __future__ import annotations
+
+import logging
+
+from pygls.lsp.server import LanguageServer
+
+from .. import __version__
+from ..runtime import Runtime
+from .options import ServeOptions
+from .protocol import CodehearthProtocol
+
+log = logging.getLogger(__name__)
+
+
+class CodehearthServer(LanguageServer):
+    def __init__(self, options: ServeOptions) -> None:
+        super().__init__("codehearth", __version__, protocol_cls=CodehearthProtocol)
+        self.cli_options = options
+        self.runtime = Runtime(options)
+        self.error_shown = False
+
+
+def create_server(options: ServeOptions | None = None) -> CodehearthServer:
+    from . import commands, documents, inline, lifecycle
+
+    server = CodehearthServer(options or ServeOptions())
+    for module in (lifecycle, documents, inline, commands):
+        module.register(server)
+    return server
