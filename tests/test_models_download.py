@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from huggingface_hub import constants
-from hub_server import FakeHub, Files, nothing_listening
 
 from codehearth.models.download import (
     DownloadError,
@@ -22,6 +21,8 @@ from codehearth.models.download import (
     select_quant_file,
 )
 from codehearth.models.manifest import ModelEntry
+
+from .hub_server import FakeHub, Files, nothing_listening
 
 REPO = "org/tiny"
 NAME = "tiny.Q4_K_M.gguf"
@@ -61,8 +62,13 @@ def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HOME", str(home))
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_CACHE",
-                 "HUGGINGFACE_HUB_CACHE", "HF_TOKEN"):
+    for name in (
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     # huggingface_hub froze HF_HUB_OFFLINE at import; the test process may have had it set.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
@@ -166,8 +172,16 @@ def test_offline_without_file(start_hub: StartHub, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize(
     "name",
-    ["../evil.gguf", "sub/../../evil.gguf", "/etc/passwd", "a\\..\\b.gguf", "", "./x.gguf",
-     "C:evil.gguf", "dir//x.gguf"],
+    [
+        "../evil.gguf",
+        "sub/../../evil.gguf",
+        "/etc/passwd",
+        "a\\..\\b.gguf",
+        "",
+        "./x.gguf",
+        "C:evil.gguf",
+        "dir//x.gguf",
+    ],
 )
 def test_unsafe_names_rejected_before_any_request(start_hub: StartHub, name: str) -> None:
     hub = start_hub({(REPO, "main", NAME): blob(100)})

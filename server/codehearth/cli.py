@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
+from typing import BinaryIO
 
 from . import __version__
 
@@ -46,13 +48,28 @@ def _serve_options(args: argparse.Namespace, **extra: object):
     )
 
 
+def _private_lsp_stdout() -> BinaryIO:
+    """Keep the LSP channel on a file descriptor of its own.
+
+    llama.cpp (and llama-cpp-python's output suppression while loading a model)
+    write to, and temporarily redirect, file descriptor 1 from the worker thread.
+    On stdio that would corrupt or swallow JSON-RPC messages, so the protocol gets
+    a duplicate of the original stdout and fd 1 is pointed at stderr.
+    """
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    sys.stdout.flush()
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return channel
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from .lsp.server import create_server
 
     _setup_logging(args.log_level, args.log_content)
+    channel = _private_lsp_stdout()
     server = create_server(_serve_options(args, log_content=args.log_content))
     try:
-        server.start_io()
+        server.start_io(stdin=sys.stdin.buffer, stdout=channel)
     finally:
         server.runtime.stop()
     return 0
@@ -71,6 +88,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     return print_models(args.manifest, as_json=args.json)
 
 
+def cmd_pull(args: argparse.Namespace) -> int:
+    from .models.pull import pull_command
+
+    _setup_logging(args.log_level)
+    return pull_command(args.name, args.manifest)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -81,17 +105,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="codehearth", description=__doc__)
     parser.add_argument("--version", action="version", version=f"codehearth {__version__}")
-    parser.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default="warning", help="debug, info, warning, error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the language server on stdio")
+    serve = sub.add_parser("serve", parents=[common], help="run the language server on stdio")
     _add_model_args(serve)
     serve.add_argument(
         "--log-content", action="store_true", help="allow user code in debug logs (off by default)"
     )
     serve.set_defaults(func=cmd_serve)
 
-    complete = sub.add_parser("complete", help="one completion at a position, with timings")
+    complete = sub.add_parser(
+        "complete", parents=[common], help="one completion at a position, with timings"
+    )
     complete.add_argument("file")
     complete.add_argument("--line", type=int, required=True, help="1-based line")
     complete.add_argument("--col", type=int, required=True, help="1-based column")
@@ -99,11 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(complete)
     complete.set_defaults(func=cmd_complete)
 
-    models = sub.add_parser("models", help="list manifest models and which files are present")
+    models = sub.add_parser(
+        "models", parents=[common], help="list manifest models and which files are present"
+    )
     models.add_argument("--manifest")
     models.add_argument("--json", action="store_true")
     models.set_defaults(func=cmd_models)
-    bench = sub.add_parser("bench", help="typing-replay latency benchmark vs the engine floor")
+    pull = sub.add_parser(
+        "pull", parents=[common], help="download a manifest model from the Hugging Face Hub"
+    )
+    pull.add_argument("name")
+    pull.add_argument("--manifest")
+    pull.set_defaults(func=cmd_pull)
+
+    bench = sub.add_parser(
+        "bench", parents=[common], help="typing-replay latency benchmark vs the engine floor"
+    )
     _add_model_args(bench)
     from .bench import add_arguments
 

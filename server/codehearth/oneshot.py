@@ -16,7 +16,7 @@ from .runtime import Runtime
 def _language_id(path: Path) -> str:
     from .context.languages import language_for
 
-    spec = language_for("", path.as_uri())
+    spec = language_for("", path.resolve().as_uri())
     return spec.name if spec else "plaintext"
 
 

@@ -35,7 +35,7 @@ class Inventory:
     def load(self, path: Path) -> None:
         data = json.loads(path.read_text())
         for name, quantity in data.items():
-
+            
     def count(self) -> int:
         return sum(item.quantity for item in self.items.values())
 

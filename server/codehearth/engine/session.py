@@ -63,6 +63,7 @@ class ModelSession:
         )
         self._vocab = self.llm._model.vocab
         self._count_cache: dict[str, int] = {}
+        self.on_stats: Callable[[GenerationStats], None] | None = None
         self.fim: FimTemplate | None = self._detect_fim()
 
     def _detect_fim(self) -> FimTemplate | None:
@@ -182,6 +183,8 @@ class ModelSession:
         stats.generated_tokens = len(out)
         stats.generate_ms = (time.perf_counter() - prompt_done) * 1000
         stats.total_ms = (time.perf_counter() - started) * 1000
+        if self.on_stats is not None:
+            self.on_stats(stats)
         return stream.text, stats
 
     def close(self) -> None:

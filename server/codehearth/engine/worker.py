@@ -176,6 +176,7 @@ class Engine:
                     job.future.set_exception(EngineUnavailable(str(exc)))
                 self._pending.clear()
             return None
+        session.on_stats = self.counters.add
         self.session_info = {
             "n_ctx": session.n_ctx,
             "fim": session.fim.family if session.fim else None,

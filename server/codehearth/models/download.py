@@ -1,8 +1,7 @@
 """Fetch a manifest's Hub model into the Hugging Face cache, checked and resumable.
 
-All transfers go through huggingface_hub (`hf_hub_download`), so files land in the standard
-HF cache (HF_HOME / HF_HUB_CACHE) and are shared with every other HF tool on the machine.
-Transient drops mid-file are resumed by huggingface_hub itself with a Range request.
+Transfers go through `hf_hub_download`, so files land in the standard HF cache (shared with
+every HF tool) and a connection dropped mid-file is resumed by huggingface_hub (Range GET).
 
 Progress: with a `progress` callback, huggingface_hub's own bar is replaced by a silent one
 that forwards to the callback (≥1 % steps), so a CLI or the LSP can render it their own way;
@@ -300,9 +299,7 @@ def _pick_quant_online(entry: ModelEntry, endpoint: str) -> str:
     assert entry.repo is not None and entry.quant is not None
     with _hub_errors(entry, None, endpoint):
         # model_info makes a single request (no backoff), so an unreachable Hub fails fast.
-        info = HfApi(endpoint=endpoint).model_info(
-            entry.repo, revision=entry.revision, timeout=30
-        )
+        info = HfApi(endpoint=endpoint).model_info(entry.repo, revision=entry.revision, timeout=30)
     names = [s.rfilename for s in info.siblings or []]
     return select_quant_file(names, entry.quant, entry.repo)
 

@@ -41,17 +41,14 @@ def _local_file(entry: ModelEntry) -> Path:
 
 
 def _hub_cached_file(entry: ModelEntry) -> Path:
-    from huggingface_hub import try_to_load_from_cache
+    from .download import cached_path
 
-    assert entry.repo is not None
-    if entry.file is None:
-        raise ModelNotFound(f"model {entry.name!r}: run `codehearth pull {entry.name}` first")
-    cached = try_to_load_from_cache(entry.repo, entry.file, revision=entry.revision)
-    if isinstance(cached, str) and Path(cached).is_file():
-        return Path(cached)
+    cached = cached_path(entry)
+    if cached is not None:
+        return cached
+    what = f"{entry.repo}/{entry.file or entry.quant}"
     raise ModelNotFound(
-        f"model {entry.name!r}: {entry.repo}/{entry.file} is not downloaded yet "
-        f"(run `codehearth pull {entry.name}`)"
+        f"model {entry.name!r}: {what} is not downloaded yet (run `codehearth pull {entry.name}`)"
     )
 
 
