@@ -26,7 +26,8 @@ async def test_completions_at_several_positions(server_factory):
     session = await server_factory(init_options=DETERMINISTIC)
     uri = session.open_file(DATA / "inventory.py")
     lines = (DATA / "inventory.py").read_text().splitlines()
-    body_line = next(i for i, ln in enumerate(lines) if ln.strip() == "for name, quantity in data.items():") + 1
+    loop = "for name, quantity in data.items():"
+    body_line = next(i for i, ln in enumerate(lines) if ln.strip() == loop) + 1
     positions = [
         (body_line, 12, True),  # empty line inside a for loop: multi-line allowed
         (lines.index("    def count(self) -> int:") + 1, len("        return "), False),

@@ -133,8 +133,14 @@ class ModelSession:
         cancelled: Callable[[], bool],
         on_text: Callable[[str], None] | None = None,
         stop_token_ids: frozenset[int] = frozenset(),
+        preempt: Callable[[], bool] | None = None,
+        grammar: llama_cpp.LlamaGrammar | None = None,
     ) -> tuple[str, GenerationStats]:
-        """Generate from a prompt, reusing the KV cache's common prefix."""
+        """Generate from a prompt, reusing the KV cache's common prefix.
+
+        `preempt` is polled between tokens: when it says yes, generation stops with
+        stop_reason "preempted" and the text so far, so the caller can continue later.
+        """
         import llama_cpp
 
         self.check_thread()
@@ -158,11 +164,15 @@ class ModelSession:
             min_p=0.0,
             temp=params.temperature,
             repeat_penalty=params.repeat_penalty,
+            grammar=grammar,
         )
         try:
             for token in gen:
                 if cancelled():
                     stats.stop_reason = "cancelled"
+                    break
+                if preempt is not None and preempt():
+                    stats.stop_reason = "preempted"
                     break
                 if token in stop_token_ids or llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     stats.stop_reason = "eog"

@@ -17,7 +17,7 @@ class GenerationParams(BaseModel):
     stop_at_newline: bool = False
 
 
-StopReason = Literal["length", "eog", "stop", "newline", "cancelled", "context"]
+StopReason = Literal["length", "eog", "stop", "newline", "cancelled", "context", "preempted"]
 
 
 class GenerationStats(BaseModel):
@@ -51,6 +51,7 @@ class EngineCounters(BaseModel):
     completed: int = 0
     cancelled: int = 0
     superseded: int = 0
+    preempted: int = 0
     failed: int = 0
     prompt_tokens: int = 0
     reused_tokens: int = 0

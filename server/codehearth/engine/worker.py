@@ -27,6 +27,10 @@ PRIORITY_COMPLETION = 0
 PRIORITY_CHAT = 10
 
 
+class Requeue(Exception):
+    """Raised by a job that gave way to more urgent work; it runs again later."""
+
+
 class EngineBusy(Exception):
     """The queue is full."""
 
@@ -50,6 +54,9 @@ class Job:
     submitted_at: float = field(default_factory=time.perf_counter)
     seq: int = field(default_factory=lambda: next(_sequence))
     superseded: bool = False
+
+    # Set by the engine: True while a more urgent job waits (a keystroke behind a chat).
+    urgent_waiting: Callable[[], bool] = field(default=lambda: False)
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -116,6 +123,7 @@ class Engine:
                 self._supersede(job.key)
             if len(self._pending) >= self.config.max_queue:
                 raise EngineBusy(f"engine queue is full ({self.config.max_queue} requests)")
+            job.urgent_waiting = lambda: self._more_urgent_than(job)
             self._pending.append(job)
             self.counters.max_queue_depth = max(self.counters.max_queue_depth, len(self._pending))
             self._lock.notify_all()
@@ -136,6 +144,10 @@ class Engine:
         if running is not None and running.key == key:
             running.superseded = True
             running.cancel()
+
+    def _more_urgent_than(self, job: Job) -> bool:
+        # Read without the lock: a momentarily stale answer only delays a yield by a token.
+        return any(other.priority < job.priority for other in list(self._pending))
 
     def cancel(self, job: Job) -> None:
         with self._lock:
@@ -197,11 +209,19 @@ class Engine:
 
     def _run(self, session: ModelSession, job: Job) -> None:
         try:
-            if not job.future.set_running_or_notify_cancel():
+            if not job.future.running() and not job.future.set_running_or_notify_cancel():
                 return
             if job.is_cancelled():
                 raise Cancelled()
             result = job.run(session, job)
+        except Requeue:
+            with self._lock:
+                if not self._stopping and not job.is_cancelled():
+                    self._pending.append(job)
+                    self.counters.preempted += 1
+                    return
+            self._count(cancelled=True)
+            job.future.set_exception(Cancelled("cancelled"))
         except Cancelled:
             self._count(cancelled=True)
             job.future.set_exception(Cancelled("superseded" if job.superseded else "cancelled"))

@@ -164,7 +164,7 @@ def estimate_vram_bytes(
     if first_gpu_layer > 0:
         # With op offload (llama.cpp's default) prompt batches run CPU-resident
         # matmuls on the GPU, staging one block's weights at a time in VRAM.
-        compute += max(info.layer_bytes[:first_gpu_layer])
+        compute += max(info.layer_bytes[:first_gpu_layer], default=0)
     return weights + kv + compute + CUDA_OVERHEAD_BYTES
 
 
