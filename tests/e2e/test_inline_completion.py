@@ -9,6 +9,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from .harness import items_of
+from .raw_client import RawLspClient
 
 DATA = Path(__file__).parent.parent / "data"
 DETERMINISTIC = {"completion": {"temperature": 0.0}}
@@ -62,7 +63,7 @@ async def test_second_keystroke_reuses_prompt(server_factory):
 
 @pytest.mark.parametrize(
     ("uri_kind", "line", "col"),
-    [("open", 10_000, 0), ("open", 3, 500), ("unopened", 0, 0), ("open", -1, 0)],
+    [("open", 10_000, 0), ("open", 3, 500), ("unopened", 0, 0)],
 )
 async def test_bad_positions_get_a_clear_error(server_factory, uri_kind, line, col):
     session = await server_factory(init_options=DETERMINISTIC)
@@ -73,6 +74,36 @@ async def test_bad_positions_get_a_clear_error(server_factory, uri_kind, line, c
     assert "position" in info.value.message or "not open" in info.value.message
     # Still serving.
     assert isinstance(items_of(await session.complete(uri, 1, 0)), list)
+
+
+async def test_malformed_params_get_an_error():
+    client = RawLspClient()
+    await client.start(init_options=DETERMINISTIC)
+    try:
+        uri = "file:///tmp/malformed.py"
+        doc = {"uri": uri, "languageId": "python", "version": 1, "text": "x = 1\n"}
+        await client.notify("textDocument/didOpen", {"textDocument": doc})
+        bad_params = [
+            {"textDocument": {"uri": uri}, "position": {"line": -1, "character": 0}},
+            {"textDocument": {"uri": uri}, "position": {"line": "x", "character": 0}},
+            {"textDocument": {"uri": uri}},
+            {"position": {"line": 0, "character": 0}},
+            None,
+            [1, 2, 3],
+        ]
+        for params in bad_params:
+            reply = await client.request("textDocument/inlineCompletion", params)
+            assert "error" in reply, params
+            assert reply["error"]["message"]
+        good = {
+            "textDocument": {"uri": uri},
+            "position": {"line": 1, "character": 0},
+            "context": {"triggerKind": 2},
+        }
+        reply = await client.request("textDocument/inlineCompletion", good, timeout=60)
+        assert "items" in reply["result"]
+    finally:
+        await client.stop()
 
 
 async def test_huge_file_and_unknown_language_still_answer(server_factory):

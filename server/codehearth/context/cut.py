@@ -5,13 +5,17 @@ the first line of the prefix (the cut) must not move while the user types, and s
 rarely and by large steps while they walk down the file. Hence:
 
 * The window is measured on lines strictly above the cursor line: what is typed on the
-  cursor line never changes it (a fixed reserve of the budget is kept for that line).
+  cursor line never changes it (a reserve of the budget is kept for that line; the builder
+  doubles it for a line that outgrows it, so even then the cut moves only now and then).
 * The cut is the earliest *candidate* line whose window fits. Candidates are starts of
   syntax nodes: along the path from the root to the cursor, the node containing (or last
   before) the cursor at each depth, plus, among its preceding siblings, only those starting a
   new `group_bytes`-sized chunk of the file. So the cut snaps to the enclosing definition
   when it fits, and otherwise advances a chunk at a time rather than a line at a time.
 * Without a tree, candidates are multiples of QUANTUM_LINES.
+
+The tree itself can change shape while a line is half typed (error recovery); the builder
+remembers the cut per text above the cursor line (anchors.py) so that cannot move it either.
 """
 
 from __future__ import annotations

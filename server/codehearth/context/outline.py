@@ -23,6 +23,13 @@ Node = tree_sitter.Node
 MAX_VERBATIM_LINES = 12  # data definitions up to this size are shown whole
 MAX_MEMBERS = 24  # members listed per container
 MAX_RENDERED = 96  # definitions rendered per request, bounds the work on huge files
+MAX_SCANNED = 4096  # children looked at per level (generated files can have 100k statements)
+# Decorators plus a multi-line signature rarely take more lines than this; a "body" further
+# away comes from error recovery gluing unrelated code together, and is not used.
+MAX_HEAD_LINES = 16
+# A text this many times longer (in characters) than its token allowance cannot fit; it is
+# skipped without asking the tokenizer, which is slow on long strings.
+MAX_CHARS_PER_TOKEN = 24
 IMPORT_SHARE = 0.6  # imports may take this much of the extra budget before signatures
 
 
@@ -74,6 +81,8 @@ class _Renderer:
         body = self.spec.body_of(node)
         if body is None and node.type in self.spec.type_types:
             body = _brace_block(node, 3)
+        if body is not None and body.start_point.row - node.start_point.row > MAX_HEAD_LINES:
+            return None
         return body
 
     def head(self, outer: Node, body: Node) -> str:
@@ -166,7 +175,7 @@ def _children_before(node: Node, limit: int) -> list[Node]:
     cursor = node.walk()
     if not cursor.goto_first_child():
         return result
-    while True:
+    for _ in range(MAX_SCANNED):
         child = cursor.node
         if child is None or child.start_byte >= limit:
             break
@@ -233,6 +242,8 @@ class _Selection:
         """Add the richest rendering of `item` that fits; False if none does."""
         allowance = self.left if allowance is None else allowance
         for text in self._renderings(item, allowance):
+            if len(text) > allowance * MAX_CHARS_PER_TOKEN:
+                continue
             cost = self.cost(text)
             if cost <= allowance:
                 self.chosen.append(_Item(item.start, text))

@@ -16,6 +16,8 @@ LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Code points above the BMP take two UTF-16 code units; lines without them map 1:1.
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 # Lone surrogates can reach us from JSON; "surrogatepass" encodes them as 3 bytes, the same
 # length every time, so byte offsets computed piecewise stay consistent with the whole.
 ENCODING_ERRORS = "surrogatepass"
@@ -27,6 +29,16 @@ class PositionError(ValueError):
 
 def encode(text: str) -> bytes:
     return text.encode("utf-8", ENCODING_ERRORS)
+
+
+def scrub_surrogates(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD, for consumers that encode strictly.
+
+    Both are one UTF-16 unit, so positions computed on the original stay valid.
+    """
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def byte_len(text: str) -> int:

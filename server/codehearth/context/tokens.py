@@ -10,6 +10,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
+from .textindex import scrub_surrogates
+
 CountTokens = Callable[[str], int]
 
 # Longer strings (whole prompts, minified lines) are not worth keeping: they rarely repeat.
@@ -19,7 +21,11 @@ MAX_MEMO_TOTAL_CHARS = 32_000_000
 
 
 class CachedTokenCounter:
-    """A count_tokens function that remembers its answers."""
+    """A count_tokens function that remembers its answers.
+
+    Text reaches the wrapped function with lone surrogates replaced (see scrub_surrogates),
+    as the builder's output does, so a counter that encodes strictly cannot fail on them.
+    """
 
     def __init__(self, count: CountTokens, max_total_chars: int = MAX_MEMO_TOTAL_CHARS) -> None:
         self.count = count
@@ -29,11 +35,11 @@ class CachedTokenCounter:
 
     def __call__(self, text: str) -> int:
         if len(text) > MAX_MEMO_CHARS:
-            return self.count(text)
+            return self.uncached(text)
         cached = self._memo.get(text)
         if cached is not None:
             return cached
-        value = self.count(text)
+        value = self.uncached(text)
         if self._chars + len(text) > self.max_total_chars:
             self._memo.clear()
             self._chars = 0
@@ -42,7 +48,7 @@ class CachedTokenCounter:
         return value
 
     def uncached(self, text: str) -> int:
-        return self.count(text)
+        return self.count(scrub_surrogates(text))
 
 
 _WRAPPERS: OrderedDict[object, CachedTokenCounter] = OrderedDict()

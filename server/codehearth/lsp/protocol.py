@@ -10,12 +10,42 @@ from __future__ import annotations
 
 from typing import Any
 
+import cattrs
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
 
+def _invalid_params_reason(exc: BaseException) -> str:
+    cause = exc.__cause__
+    if isinstance(cause, cattrs.ClassValidationError):
+        return "; ".join(cattrs.transform_error(cause, path="params"))[:500]
+    return "malformed message"
+
+
 class CodehearthProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """Answer a request whose params do not validate instead of dropping it.
+
+        pygls raises from inside json.loads and the request would never get a
+        response, leaving the editor waiting.
+        """
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            msg_id = data.get("id") if isinstance(data, dict) else None
+            if isinstance(msg_id, int | str) and "method" in data:
+                method = str(data.get("method"))[:100]
+                self._send_response(
+                    msg_id,
+                    error=types.ResponseError(
+                        code=types.ErrorCodes.InvalidParams,
+                        message=f"invalid params for {method}: {_invalid_params_reason(exc)}",
+                    ),
+                )
+            raise
+
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Any:
         general = params.capabilities.general

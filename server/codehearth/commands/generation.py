@@ -1,0 +1,135 @@
+"""A streamed generation that runs as an engine Job and survives pre-emption.
+
+The Job's run() is this object's __call__: it may run several times. When an inline
+completion queues behind it, session.generate() returns "preempted" with the text so far;
+the text is kept here and Requeue is raised. On the next run the KV cache belongs to
+someone else, so the prompt becomes the original prompt tokens plus the tokens of the
+text so far, and generation continues with what is left of max_tokens.
+
+A grammar-constrained generation cannot continue that way (llama.cpp's grammar would
+start over at the root in the middle of the JSON), so it starts again from scratch; after
+MAX_GRAMMAR_RESTARTS restarts it stops yielding, so a stream of keystrokes cannot starve it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..engine.session import Cancelled, ModelSession
+from ..engine.types import GenerationParams, GenerationStats
+from ..engine.worker import Job, Requeue
+
+if TYPE_CHECKING:
+    import llama_cpp
+
+MAX_GRAMMAR_RESTARTS = 2
+
+
+@dataclass
+class PreparedPrompt:
+    tokens: list[int]
+    stop_ids: frozenset[int] = frozenset()
+    extra: Any = None  # what the caller wants back from prepare (records, line maps)
+
+
+@dataclass
+class StreamedText:
+    text: str
+    stop_reason: str | None
+    generated_tokens: int
+    prompt_tokens: int
+    preemptions: int
+    extra: Any = None
+    stats: list[GenerationStats] = field(default_factory=list)
+
+
+class StreamingRun:
+    """One generation's state across runs. prepare() builds the prompt on the worker."""
+
+    def __init__(
+        self,
+        prepare: Callable[[ModelSession, GenerationParams], PreparedPrompt],
+        params: GenerationParams,
+        on_delta: Callable[[str], None] | None = None,
+        grammar: Callable[[ModelSession], llama_cpp.LlamaGrammar] | None = None,
+    ) -> None:
+        self._prepare = prepare
+        self.params = params
+        self._on_delta = on_delta
+        self._grammar = grammar
+        self._lock = threading.Lock()  # text is read by the loop after a cancel
+        self.prompt: PreparedPrompt | None = None
+        self.text = ""
+        self.generated = 0
+        self.preemptions = 0
+        self.restarts = 0
+        self.stop_reason: str | None = None
+        self.stats: list[GenerationStats] = []
+
+    def partial(self) -> StreamedText:
+        with self._lock:
+            return self._result()
+
+    def _result(self) -> StreamedText:
+        prompt = self.prompt
+        return StreamedText(
+            text=self.text,
+            stop_reason=self.stop_reason,
+            generated_tokens=self.generated,
+            prompt_tokens=len(prompt.tokens) if prompt else 0,
+            preemptions=self.preemptions,
+            extra=prompt.extra if prompt else None,
+            stats=list(self.stats),
+        )
+
+    def _emit(self, delta: str) -> None:
+        if delta and self._on_delta is not None:
+            self._on_delta(delta)
+
+    def __call__(self, session: ModelSession, job: Job) -> StreamedText:
+        if self.prompt is None:
+            self.prompt = self._prepare(session, self.params)
+        prompt = self.prompt
+        tokens = prompt.tokens + (session.tokenize(self.text) if self.text else [])
+        remaining = self.params.max_tokens - self.generated
+        if remaining <= 0:
+            self.stop_reason = "length"
+            return self._result()
+        grammar = self._grammar(session) if self._grammar is not None else None
+        may_yield = grammar is None or self.restarts < MAX_GRAMMAR_RESTARTS
+        emitted: list[str] = []
+
+        def on_text(delta: str) -> None:
+            emitted.append(delta)
+            self._emit(delta)
+
+        text, stats = session.generate(
+            tokens,
+            self.params.model_copy(update={"max_tokens": remaining}),
+            job.is_cancelled,
+            on_text=on_text,
+            stop_token_ids=prompt.stop_ids,
+            preempt=job.urgent_waiting if may_yield else None,
+            grammar=grammar,
+        )
+        # The stream holds back a tail that might start a stop string; flush it now.
+        self._emit(text[len("".join(emitted)) :])
+        with self._lock:
+            self.stats.append(stats)
+            self.stop_reason = stats.stop_reason
+            if stats.stop_reason == "preempted" and grammar is not None:
+                self.restarts += 1
+                self.preemptions += 1
+                self.text, self.generated = "", 0
+                raise Requeue()
+            self.text += text
+            self.generated += stats.generated_tokens
+            if stats.stop_reason == "preempted":
+                self.preemptions += 1
+                raise Requeue()
+            if stats.stop_reason == "cancelled":
+                raise Cancelled()
+            return self._result()
