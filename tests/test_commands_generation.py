@@ -93,3 +93,35 @@ def test_sampling_rules_per_role() -> None:
     short = generation_params(base, "review", SamplingOverride(max_tokens=50))
     assert short.max_tokens == 50
     assert generation_params(None, "explain").max_tokens == Sampling().max_tokens
+
+
+async def test_soft_cancel_of_a_preempted_chat_returns_its_partial_text(engine: Engine) -> None:
+    """A reply that yielded to a completion sits requeued with a running future; cancelling
+    it then must still answer (Engine.cancel alone would leave the future pending)."""
+    import asyncio
+
+    from codehearth.commands.service import AssistService
+
+    service = AssistService(engine, None)
+    active = service.begin("s-1", session="chat")
+    release = threading.Event()
+    requeued = threading.Event()
+
+    def blocking_completion(session, job) -> str:
+        requeued.set()  # the chat job is back in the queue now
+        release.wait(10)
+        return "done"
+
+    def on_delta(delta: str) -> None:
+        if not requeued.is_set() and not hasattr(on_delta, "sent"):
+            on_delta.sent = True  # type: ignore[attr-defined]
+            engine.submit(Job(run=blocking_completion, priority=PRIORITY_COMPLETION))
+
+    run = StreamingRun(_prepare, GenerationParams(max_tokens=400, temperature=0.0), on_delta)
+    task = asyncio.ensure_future(service.run(run, active))
+    await asyncio.get_running_loop().run_in_executor(None, requeued.wait, 10)
+    assert service.cancel(stream_id="s-1")
+    release.set()
+    result, cancelled = await asyncio.wait_for(task, 10)
+    assert cancelled and result.preemptions == 1
+    assert result.text and result.generated_tokens < 400

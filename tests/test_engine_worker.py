@@ -170,3 +170,34 @@ def test_unloadable_model_reports_a_clear_error(tmp_path):
     with pytest.raises(EngineUnavailable):
         eng.submit(Job(run=lambda s, j: None))
     eng.shutdown()
+
+
+def test_out_of_memory_at_load_falls_back_to_fewer_layers_then_cpu(monkeypatch):
+    import llama_cpp
+
+    real = llama_cpp.Llama
+    tried: list[int] = []
+
+    def fake_llama(*args, n_gpu_layers=0, **kwargs):
+        tried.append(n_gpu_layers)
+        if n_gpu_layers > 0:
+            raise ValueError("Failed to create llama_context: out of memory")
+        return real(*args, n_gpu_layers=n_gpu_layers, **kwargs)
+
+    monkeypatch.setattr(llama_cpp, "Llama", fake_llama)
+    config = EngineConfig(
+        model_name="smollm2",
+        model_path=str(SMOLLM2),
+        n_ctx=512,
+        n_gpu_layers=31,
+        fallback_layers=[15, 7, 0],
+    )
+    eng = Engine(config)
+    eng.start()
+    try:
+        assert eng.wait_loaded(60)
+        assert tried == [31, 15, 7, 0]
+        assert eng.loaded_gpu_layers == 0
+        assert "loaded with 0 (CPU)" in eng.load_notes[0]
+    finally:
+        eng.shutdown()

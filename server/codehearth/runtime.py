@@ -7,12 +7,15 @@ same path from a manifest entry to a resident model.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .completion.service import CompletionService
 from .context.documents import DocumentStore
 from .engine.types import EngineConfig
 from .engine.worker import Engine
+from .gpu.apply import LayerDecision, decide_layers
 from .lsp.options import ServeOptions
 from .models.manifest import Manifest, ManifestError, ModelEntry, load_manifest
 from .models.resolve import ModelNotFound, resolve_model_path
@@ -24,32 +27,6 @@ class StartupError(Exception):
     """The configured model cannot be started; the message says why and what to do."""
 
 
-def plan_gpu_layers(entry: ModelEntry, options: ServeOptions) -> int:
-    """Layers to offload: an explicit number wins; "auto" offloads all when the build can."""
-    if options.n_gpu_layers is not None:
-        return options.n_gpu_layers
-    if isinstance(entry.n_gpu_layers, int):
-        return entry.n_gpu_layers
-    import llama_cpp
-
-    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
-
-
-def engine_config_for(entry: ModelEntry, options: ServeOptions) -> EngineConfig:
-    try:
-        path = resolve_model_path(entry)
-    except ModelNotFound as exc:
-        raise StartupError(str(exc)) from exc
-    return EngineConfig(
-        model_name=entry.name,
-        model_path=str(path),
-        n_ctx=options.context or entry.context,
-        n_gpu_layers=plan_gpu_layers(entry, options),
-        n_threads=options.n_threads,
-        fim=entry.fim,
-    )
-
-
 @dataclass
 class Runtime:
     options: ServeOptions
@@ -58,23 +35,78 @@ class Runtime:
     entry: ModelEntry | None = None
     engine: Engine | None = None
     completion: CompletionService | None = None
+    layers: LayerDecision | None = None
     startup_error: str | None = None
+    # Set when the model must be downloaded first (a Hub model not in the cache).
+    needs_download: bool = False
 
     def start(self) -> None:
-        """Load the manifest and start the model loading in the background."""
+        """Choose the model and start loading it in the background (or flag a download)."""
         try:
             self.manifest = load_manifest(self.options.manifest)
-            self.entry = self.manifest.model_for("completion", self.options.model)
-            config = engine_config_for(self.entry, self.options)
-        except (ManifestError, StartupError) as exc:
-            self.startup_error = str(exc)
-            log.error("%s", exc)
+            self.entry = self._choose_entry(self.manifest)
+            path = resolve_model_path(self.entry)
+        except ModelNotFound as exc:
+            if self.entry is not None and self.entry.source_kind == "hub":
+                self.needs_download = True
+                return
+            self._failed(str(exc))
             return
+        except (ManifestError, StartupError) as exc:
+            self._failed(str(exc))
+            return
+        self.start_engine(path)
+
+    def _choose_entry(self, manifest: Manifest) -> ModelEntry:
+        if self.options.model == "auto":
+            from .gpu.apply import gpu_offload_supported
+            from .gpu.nvml import probe_gpus
+            from .models.choose import choose_model
+
+            entry, reason = choose_model(
+                manifest, "completion", probe_gpus(), gpu_offload_supported()
+            )
+            log.info("%s", reason)
+            return entry
+        return manifest.model_for("completion", self.options.model)
+
+    def download(self, progress: Callable | None = None) -> None:
+        """Fetch the chosen Hub model (blocking: run it off the event loop), then load it."""
+        from .models.download import DownloadError, pull_model
+
+        assert self.entry is not None
+        try:
+            path = pull_model(self.entry, progress=progress)
+        except DownloadError as exc:
+            self._failed(str(exc))
+            return
+        finally:
+            self.needs_download = False
+        self.start_engine(path)
+
+    def start_engine(self, path: Path) -> None:
+        assert self.entry is not None
+        n_ctx = self.options.context or self.entry.context
+        self.layers = decide_layers(self.entry, path, n_ctx, self.options.n_gpu_layers)
+        log.info("%s", self.layers.summary)
+        config = EngineConfig(
+            model_name=self.entry.name,
+            model_path=str(path),
+            n_ctx=n_ctx,
+            n_gpu_layers=self.layers.n_gpu_layers,
+            fallback_layers=self.layers.fallbacks,
+            n_threads=self.options.n_threads,
+            fim=self.entry.fim,
+        )
         self.engine = Engine(config)
         self.engine.start()
         self.completion = CompletionService(
             engine=self.engine, sampling=self.entry.sampling, settings=self.options.completion
         )
+
+    def _failed(self, message: str) -> None:
+        self.startup_error = message
+        log.error("%s", message)
 
     def error(self) -> str | None:
         if self.startup_error:
@@ -83,6 +115,15 @@ class Runtime:
             name = self.engine.config.model_name
             return f"model {name!r} failed to load: {self.engine.load_error}"
         return None
+
+    def state(self) -> str:
+        if self.error():
+            return "error"
+        if self.needs_download:
+            return "downloading"
+        if self.engine is not None and self.engine.ready:
+            return "ready"
+        return "loading"
 
     def stop(self) -> None:
         if self.engine is not None:

@@ -21,12 +21,21 @@ class ServerSession:
         self.log_messages: list[types.LogMessageParams] = []
         self.stderr = bytearray()
         self.init_result: types.InitializeResult | None = None
+        self.progress: list[types.ProgressParams] = []
         self._stderr_task: asyncio.Task | None = None
         self._versions: dict[str, int] = {}
 
         @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def _show(params: types.ShowMessageParams) -> None:
             self.messages.append(params)
+
+        @self.client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def _create(params: types.WorkDoneProgressCreateParams) -> None:
+            return None
+
+        @self.client.feature(types.PROGRESS)
+        def _progress(params: types.ProgressParams) -> None:
+            self.progress.append(params)
 
         @self.client.feature(types.WINDOW_LOG_MESSAGE)
         def _log(params: types.LogMessageParams) -> None:
@@ -48,7 +57,8 @@ class ServerSession:
                     capabilities=types.ClientCapabilities(
                         general=types.GeneralClientCapabilities(
                             position_encodings=[types.PositionEncodingKind.Utf8]
-                        )
+                        ),
+                        window=types.WindowClientCapabilities(work_done_progress=True),
                     ),
                     initialization_options=init_options,
                 )
@@ -121,6 +131,16 @@ class ServerSession:
             30,
         )
         return _plain(result)
+
+    async def wait_state(self, wanted: str, timeout: float = 60) -> dict[str, Any]:
+        """Poll codehearth.status until the model reaches a state (or fails)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            status = await self.status()
+            if status["state"] in (wanted, "error") or loop.time() > deadline:
+                return status
+            await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

@@ -106,6 +106,7 @@ class AssistService:
         self.chats = ChatStore()
         self._active: dict[str, ActiveRequest] = {}
         self._published: dict[str, tuple[int, list[Any]]] = {}
+        self._reviews: dict[str, ActiveRequest] = {}
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> AssistService:
@@ -147,16 +148,26 @@ class AssistService:
 
     def _soft_cancel(self, active: ActiveRequest) -> None:
         active.soft_cancelled = True
-        if active.job is not None and self.engine is not None:
-            self.engine.cancel(active.job)
+        job = active.job
+        if job is None:
+            return
+        job.cancel()  # a running generation stops at its next token
+        # A job that never started is dropped from the queue at once. One that was
+        # pre-empted and requeued has a running future that Engine.cancel() cannot
+        # cancel (it would never resolve); the worker ends it with Cancelled when it
+        # picks it up again, right after the completions it yielded to.
+        if self.engine is not None and not job.future.running():
+            self.engine.cancel(job)
 
-    async def run(
-        self, run: StreamingRun, key: str, active: ActiveRequest
-    ) -> tuple[StreamedText, bool]:
-        """Run a generation as a chat-priority job: (result, cancelled)."""
+    async def run(self, run: StreamingRun, active: ActiveRequest) -> tuple[StreamedText, bool]:
+        """Run a generation as a chat-priority job: (result, cancelled).
+
+        Jobs carry no key: the engine's supersede-by-key cannot end a pre-empted job
+        (see _soft_cancel), so newer requests replace older ones with a soft cancel.
+        """
         if self.engine is None:
             raise EngineUnavailable("the model is not started")
-        job = Job(run=run, key=key, priority=PRIORITY_CHAT)
+        job = Job(run=run, key=None, priority=PRIORITY_CHAT)
         active.job = job
         if active.soft_cancelled:
             return run.partial(), True
@@ -166,7 +177,9 @@ class AssistService:
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
-                self.engine.cancel(job)
+                job.cancel()
+                if not job.future.running():
+                    self.engine.cancel(job)
                 raise
             # Our task was not cancelled: the job's future was (soft cancel while queued,
             # superseded, or engine shutdown).
@@ -179,7 +192,7 @@ class AssistService:
         self, args: ExplainArgs, ctx: CodeContext, active: ActiveRequest, on_delta: OnDelta | None
     ) -> tuple[StreamedText, bool]:
         run = StreamingRun(explain_prepare(ctx), self.params("explain", args.sampling), on_delta)
-        return await self.run(run, f"explain:{active.stream_id}", active)
+        return await self.run(run, active)
 
     async def chat(
         self,
@@ -202,7 +215,7 @@ class AssistService:
             prepare = chat_prepare(chat.id, chat.turns, args.message, chat.attachment, keep)
             run = StreamingRun(prepare, self.params("chat", args.sampling), on_delta)
             try:
-                out, cancelled = await self.run(run, f"chat:{chat.id}", active)
+                out, cancelled = await self.run(run, active)
             finally:
                 if chat.active is active:
                     chat.active = None
@@ -238,12 +251,26 @@ class AssistService:
     async def review(
         self, args: ReviewArgs, target: ReviewTarget, key: str, active: ActiveRequest
     ) -> ReviewOutcome:
+        """Review target; a newer review with the same key (a document) cancels this one."""
+        older = self._reviews.get(key)
+        if older is not None:
+            self._soft_cancel(older)
+        self._reviews[key] = active
+        try:
+            return await self._review(args, target, active)
+        finally:
+            if self._reviews.get(key) is active:
+                del self._reviews[key]
+
+    async def _review(
+        self, args: ReviewArgs, target: ReviewTarget, active: ActiveRequest
+    ) -> ReviewOutcome:
         if not any(line.strip() for line in target.lines):
             # Nothing to review: no model call, and the (empty) result still clears.
             return ReviewOutcome(target, [], 0, False, None, False)
         params = self.params("review", args.sampling)
         run = StreamingRun(review_prepare(target), params, None, grammar=review_grammar)
-        out, cancelled = await self.run(run, key, active)
+        out, cancelled = await self.run(run, active)
         info = out.extra if isinstance(out.extra, ReviewPrompt) else ReviewPrompt(0, False)
         findings, invalid = parse_findings(out.text)
         placed, dropped = place_findings(findings, target, info.reviewed_lines)

@@ -77,6 +77,8 @@ class EngineConfig(BaseModel):
     model_path: str
     n_ctx: int = Field(4096, ge=128)
     n_gpu_layers: int = 0
+    # Layer counts to retry with, in order, when loading fails (out of GPU memory).
+    fallback_layers: list[int] = Field(default_factory=list)
     n_threads: int | None = None
     n_batch: int = Field(512, ge=1)
     max_queue: int = Field(64, ge=1)

@@ -72,6 +72,8 @@ class Engine:
         self.config = config
         self.counters = EngineCounters()
         self.session_info: dict[str, Any] = {}
+        self.load_notes: list[str] = []
+        self.loaded_gpu_layers: int | None = None
         self._lock = threading.Condition()
         self._pending: list[Job] = []
         self._running: Job | None = None
@@ -177,24 +179,46 @@ class Engine:
             session.close()
 
     def _load(self) -> ModelSession | None:
-        try:
-            session = ModelSession(self.config)
-        except BaseException as exc:  # llama.cpp raises ValueError; anything else is as fatal
-            log.error("model %s failed to load: %s", self.config.model_name, exc)
-            self._load_error = exc
-            self._loaded.set()
-            with self._lock:
-                for job in self._pending:
-                    job.future.set_exception(EngineUnavailable(str(exc)))
-                self._pending.clear()
-            return None
+        """Load the model; on failure retry with fewer GPU layers, then fail clearly."""
+        attempts = [self.config.n_gpu_layers, *self.config.fallback_layers]
+        errors: list[str] = []
+        for layers in dict.fromkeys(attempts):
+            config = self.config.model_copy(update={"n_gpu_layers": layers})
+            try:
+                session = ModelSession(config)
+            except Exception as exc:  # llama.cpp raises ValueError; anything else is as fatal
+                log.warning(
+                    "loading %s with %d GPU layers failed: %s", config.model_name, layers, exc
+                )
+                errors.append(f"{layers} GPU layers: {exc}")
+                continue
+            if errors:
+                self.load_notes.append(
+                    f"loading with {attempts[0]} GPU layers failed; loaded with {layers} "
+                    f"({'CPU' if layers == 0 else 'partial offload'})"
+                )
+            self.loaded_gpu_layers = layers
+            self._ready(session)
+            return session
+        self._fail(RuntimeError(_load_failure_message(self.config, errors)))
+        return None
+
+    def _ready(self, session: ModelSession) -> None:
         session.on_stats = self.counters.add
         self.session_info = {
             "n_ctx": session.n_ctx,
             "fim": session.fim.family if session.fim else None,
         }
         self._loaded.set()
-        return session
+
+    def _fail(self, exc: BaseException) -> None:
+        log.error("model %s failed to load: %s", self.config.model_name, exc)
+        self._load_error = exc
+        self._loaded.set()
+        with self._lock:
+            for job in self._pending:
+                job.future.set_exception(EngineUnavailable(str(exc)))
+            self._pending.clear()
 
     def _next_job(self) -> Job | None:
         with self._lock:
@@ -244,3 +268,22 @@ class Engine:
                 self.counters.failed += 1
             else:
                 self.counters.completed += 1
+
+
+def _load_failure_message(config: EngineConfig, errors: list[str]) -> str:
+    """llama.cpp says only "Failed to load model from file"; say what that usually means."""
+    from pathlib import Path
+
+    path = Path(config.model_path)
+    if not path.is_file():
+        return f"{path} does not exist"
+    detail = errors[-1] if errors else "unknown error"
+    try:
+        from ..models.gguf_info import GgufError, read_gguf_info
+
+        read_gguf_info(path)
+    except GgufError as exc:
+        return str(exc)
+    except Exception:  # the inspection is only for a better message
+        pass
+    return f"{path}: llama.cpp could not load it ({detail})"

@@ -9,18 +9,12 @@ from .server import CodehearthServer
 STATUS = "codehearth.status"
 
 
-def _state(error: str | None, ready: bool) -> str:
-    if error:
-        return "error"
-    return "ready" if ready else "loading"
-
-
 def status_payload(ls: CodehearthServer) -> dict[str, Any]:
     runtime = ls.runtime
     engine = runtime.engine
     payload: dict[str, Any] = {
         "model": runtime.entry.name if runtime.entry else None,
-        "state": _state(runtime.error(), engine is not None and engine.ready),
+        "state": runtime.state(),
         "error": runtime.error(),
     }
     if engine is not None:
@@ -30,6 +24,9 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
             fim=engine.session_info.get("fim"),
             n_gpu_layers=engine.config.n_gpu_layers,
             queue_depth=engine.queue_depth,
+            gpu_plan=runtime.layers.summary if runtime.layers else None,
+            loaded_gpu_layers=engine.loaded_gpu_layers,
+            load_notes=engine.load_notes,
             counters=counters.model_dump(),
             prompt_reuse=round(counters.reuse_fraction, 4),
         )

@@ -24,6 +24,8 @@ def register(server: CodehearthServer) -> None:
     ) -> types.InlineCompletionList:
         runtime = ls.runtime
         if report_startup_error(ls) or runtime.completion is None:
+            if runtime.state() == "downloading":
+                raise RequestFailed("codehearth: the model is still downloading")
             raise RequestFailed(f"codehearth: {runtime.error() or 'model not started'}")
         uri = params.text_document.uri
         doc = runtime.store.get(uri)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from lsprotocol import types
@@ -40,8 +41,13 @@ def register(server: CodehearthServer) -> None:
         ls.runtime.start()
 
     @server.feature(types.INITIALIZED)
-    def initialized(ls: CodehearthServer, params: types.InitializedParams) -> None:
-        report_startup_error(ls)
+    async def initialized(ls: CodehearthServer, params: types.InitializedParams) -> None:
+        from .loading import download_then_load, watch_load
+
+        if ls.runtime.needs_download:
+            ls.background = asyncio.ensure_future(download_then_load(ls))
+        else:
+            ls.background = asyncio.ensure_future(watch_load(ls))
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodehearthServer, params: None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from pygls.lsp.server import LanguageServer
@@ -20,6 +21,7 @@ class CodehearthServer(LanguageServer):
         self.cli_options = options
         self.runtime = Runtime(options)
         self.error_shown = False
+        self.background: asyncio.Future | None = None
 
 
 def create_server(options: ServeOptions | None = None) -> CodehearthServer:
