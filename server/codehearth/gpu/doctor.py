@@ -30,6 +30,8 @@ _NO_DRIVER_MARKERS = ("library not found", "nvidia-ml-py is not installed", "no 
 
 Severity = Literal["error", "warning", "note"]
 
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
+
 _DRIVER_FIXES = {
     "not loaded": "Load the driver (`sudo modprobe nvidia`) or reboot, then check `nvidia-smi`.",
     "permission": "Give your user access to /dev/nvidia* (often: add it to the video group).",
@@ -170,13 +172,15 @@ def doctor_report(
         return report
     report.manifest_sources = list(manifest.sources)
     checks, model_problems, completion_ok = _check_defaults(manifest, gpus, llama.gpu_offload)
-    report.models, report.problems = checks, [*model_problems, *report.problems]
+    report.models = checks
+    report.problems += model_problems
     if completion_ok:
         report.auto_completion = choose_model(manifest, "completion", gpus, llama.gpu_offload)[1]
     completion = next((c for c in checks if "completion" in c.roles), None)
     if measured_vram is not None and completion is not None and completion.plan is not None:
         completion.vram = vram_check(completion.plan, measured_vram)
     report.usable = completion_ok and llama.importable
+    report.problems.sort(key=lambda p: _SEVERITY_ORDER[p.severity])
     return report
 
 

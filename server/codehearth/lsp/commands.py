@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .server import CodehearthServer
 
 STATUS = "codehearth.status"
+
+
+def _vram(runtime: Any) -> dict[str, Any] | None:
+    """Predicted vs measured VRAM of this process; None on CPU (never zeros)."""
+    plan = runtime.layers.plan if runtime.layers else None
+    if plan is None or plan.fit == "cpu":
+        return None
+    from ..gpu.nvml import process_vram_bytes
+
+    measured = process_vram_bytes(os.getpid())
+    used = sum(measured.values()) if measured else None
+    error = (used - plan.predicted_vram_bytes) / plan.predicted_vram_bytes if used else None
+    return {
+        "predicted_bytes": plan.predicted_vram_bytes,
+        "measured_bytes": used,
+        "prediction_error": round(error, 4) if error is not None else None,
+        "gpu_index": plan.gpu_index,
+    }
 
 
 def status_payload(ls: CodehearthServer) -> dict[str, Any]:
@@ -27,6 +46,7 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
             gpu_plan=runtime.layers.summary if runtime.layers else None,
             loaded_gpu_layers=engine.loaded_gpu_layers,
             load_notes=engine.load_notes,
+            vram=_vram(runtime),
             counters=counters.model_dump(),
             prompt_reuse=round(counters.reuse_fraction, 4),
         )
