@@ -66,13 +66,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .lsp.server import create_server
 
     _setup_logging(args.log_level, args.log_content)
-    channel = _private_lsp_stdout()
+    if args.tcp is not None and not _host_allowed(args.host, args.allow_remote):
+        print(
+            f"codehearth: refusing to listen on {args.host}: only loopback addresses are "
+            "allowed (your code would be reachable from the network); pass --allow-remote "
+            "to do it anyway",
+            file=sys.stderr,
+        )
+        return 2
+    channel = _private_lsp_stdout() if args.tcp is None else None
     server = create_server(_serve_options(args, log_content=args.log_content))
     try:
-        server.start_io(stdin=sys.stdin.buffer, stdout=channel)
+        if args.tcp is None:
+            server.start_io(stdin=sys.stdin.buffer, stdout=channel)
+        else:
+            server.start_tcp(args.host, args.tcp)
     finally:
         server.runtime.stop()
     return 0
+
+
+def _host_allowed(host: str, allow_remote: bool) -> bool:
+    import ipaddress
+
+    if allow_remote or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
@@ -113,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(serve)
     serve.add_argument(
         "--log-content", action="store_true", help="allow user code in debug logs (off by default)"
+    )
+    serve.add_argument("--tcp", type=int, metavar="PORT", help="listen on TCP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="TCP address (default 127.0.0.1)")
+    serve.add_argument(
+        "--allow-remote", action="store_true", help="allow a non-loopback --host (not private)"
     )
     serve.set_defaults(func=cmd_serve)
 
