@@ -48,3 +48,13 @@ def test_multiline_stops_before_existing_following_code():
     text = "x = 1\n    y = 2\n    return x + y"
     got = clean_suggestion(text, ctx("    ", after="\n    return x + y\n", multiline=True))
     assert got == "x = 1\n    y = 2"
+
+
+def test_block_finished_detects_dedent_after_first_line():
+    from codehearth.completion.postprocess import block_finished
+
+    c = ctx("        ", multiline=True)
+    assert not block_finished("total += 1\n        count", c)
+    assert not block_finished("total += 1\n    ret", c)  # the dedented line is still partial
+    assert block_finished("total += 1\n    return total\n", c)
+    assert not block_finished("x\n    y\n", ctx("    a = ", multiline=False))

@@ -66,3 +66,12 @@ def clean_suggestion(text: str, ctx: CompletionContext) -> str | None:
     if not text.strip():
         return None
     return text
+
+
+def block_finished(text: str, ctx: CompletionContext) -> bool:
+    """True once the generated text has left the cursor's block: no need to generate more."""
+    if not ctx.multiline or ctx.line_prefix.strip():
+        return False
+    base = _indent_width(ctx.indent)
+    *complete, _partial = text.split("\n")
+    return any(line.strip() and _indent_width(line) < base for line in complete[1:])

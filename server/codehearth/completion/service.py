@@ -20,7 +20,7 @@ from ..engine.session import Cancelled, ModelSession
 from ..engine.types import GenerationParams, GenerationStats
 from ..engine.worker import PRIORITY_COMPLETION, Engine, Job
 from ..models.manifest import Sampling
-from .postprocess import clean_suggestion
+from .postprocess import block_finished, clean_suggestion
 from .prompt import build_prompt, stop_token_ids
 from .settings import CompletionSettings
 
@@ -69,7 +69,11 @@ class CompletionService:
             self._stop_ids = stop_token_ids(session)
         tokens, mode = build_prompt(session, ctx)
         text, stats = session.generate(
-            tokens, self._params(multiline), job.is_cancelled, stop_token_ids=self._stop_ids
+            tokens,
+            self._params(multiline),
+            job.is_cancelled,
+            stop_token_ids=self._stop_ids,
+            should_stop=(lambda so_far: block_finished(so_far, ctx)) if multiline else None,
         )
         if stats.stop_reason == "cancelled":
             raise Cancelled()

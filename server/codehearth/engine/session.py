@@ -135,6 +135,7 @@ class ModelSession:
         stop_token_ids: frozenset[int] = frozenset(),
         preempt: Callable[[], bool] | None = None,
         grammar: llama_cpp.LlamaGrammar | None = None,
+        should_stop: Callable[[str], bool] | None = None,
     ) -> tuple[str, GenerationStats]:
         """Generate from a prompt, reusing the KV cache's common prefix.
 
@@ -184,6 +185,9 @@ class ModelSession:
                     on_text(delta)
                 if reason is not None:
                     stats.stop_reason = reason
+                    break
+                if should_stop is not None and delta and should_stop(stream.text):
+                    stats.stop_reason = "stop"
                     break
                 if len(out) >= max_new:
                     stats.stop_reason = "length"
