@@ -117,6 +117,13 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return pull_command(args.name, args.manifest)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .gpu.doctor import print_doctor
+
+    _setup_logging(args.log_level)
+    return print_doctor(args.manifest, as_json=args.json)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench import run_bench
 
@@ -165,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("name")
     pull.add_argument("--manifest")
     pull.set_defaults(func=cmd_pull)
+
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check the GPU, the llama.cpp build and the default models"
+    )
+    doctor.add_argument("--manifest")
+    doctor.add_argument("--json", action="store_true")
+    doctor.set_defaults(func=cmd_doctor)
 
     bench = sub.add_parser(
         "bench", parents=[common], help="typing-replay latency benchmark vs the engine floor"

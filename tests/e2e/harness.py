@@ -207,23 +207,38 @@ class AssistEvents:
         return [params for k, params in self.events if k == kind]
 
 
+def _listen(session: ServerSession, method: str, callback) -> None:
+    """Handle a server notification, alongside any handler already registered for it."""
+    features = session.client.protocol.fm.features
+    existing = features.get(method)
+    if existing is None:
+        session.client.feature(method)(callback)
+        return
+
+    def both(params: Any) -> Any:
+        existing(params)
+        return callback(params)
+
+    features[method] = both
+
+
 def watch_assist(session: ServerSession) -> AssistEvents:
     """Record codehearth/stream, $/progress and publishDiagnostics from now on."""
     events = AssistEvents()
 
-    @session.client.feature("codehearth/stream")
-    def _stream(params: Any) -> None:
+    def on_stream(params: Any) -> None:
         events.events.append(("stream", _unstructure(params)))
 
-    @session.client.feature(types.PROGRESS)
-    def _progress(params: types.ProgressParams) -> None:
+    def on_progress(params: types.ProgressParams) -> None:
         events.events.append(("progress", _unstructure(params)))
 
-    @session.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
-    def _diagnostics(params: types.PublishDiagnosticsParams) -> None:
+    def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
         events.diagnostics[params.uri] = list(params.diagnostics)
         events.diagnostic_batches.append((params.uri, list(params.diagnostics)))
 
+    _listen(session, "codehearth/stream", on_stream)
+    _listen(session, types.PROGRESS, on_progress)
+    _listen(session, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, on_diagnostics)
     return events
 
 

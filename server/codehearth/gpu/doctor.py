@@ -200,7 +200,8 @@ def _check_defaults(
     checks: dict[str, ModelCheck] = {}
     problems: list[Problem] = []
     completion_ok = False
-    for role in ("completion", "chat"):
+    roles: tuple[Role, ...] = ("completion", "chat")
+    for role in roles:
         try:
             entry = manifest.model_for(role)
         except ManifestError as exc:
