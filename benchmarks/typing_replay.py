@@ -1,6 +1,6 @@
 """Typing replay benchmark: the same as `codehearth bench`.
 
-    python benchmarks/typing_replay.py --keystrokes 200 --output results.json
+python benchmarks/typing_replay.py --keystrokes 200 --output results.json
 """
 
 import sys

@@ -59,9 +59,13 @@ def summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
-async def complete_all(bench: BenchClient, uri: str, spots: list[tuple[int, int]]) -> list[float]:
+async def complete_all(
+    bench: BenchClient, uri: str, spots: list[tuple[int, int]], gap_s: float = 0.0
+) -> list[float]:
     latencies = []
     for line, character in spots:
+        if gap_s:
+            await asyncio.sleep(gap_s)
         params = types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=types.Position(line=line, character=character),
@@ -116,18 +120,28 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     text = path.read_text(encoding="utf-8")
     spots = positions(text, args.requests)
     bench = BenchClient()
+    streamed = [0]
+
+    @bench.client.feature("codehearth/stream")
+    def _count(params: Any) -> None:
+        streamed[0] += len(getattr(params, "delta", "") or "")
+
     await bench.start(args, {"completion": {"temperature": 0.0}})
     try:
         uri = path.resolve().as_uri()
         bench.open(uri, text, "python")
         await complete_all(bench, uri, spots[:3])  # warm up: model loaded, caches primed
-        alone = await complete_all(bench, uri, spots)
+        alone = await complete_all(bench, uri, spots, args.gap_ms / 1000)
         before = await counters(bench)
         stop = asyncio.Event()
         current: dict[str, str] = {}
         chat = asyncio.create_task(keep_chatting(bench, args.chat_tokens, stop, current))
         await asyncio.sleep(args.chat_head_start)  # the reply is streaming before we type
-        with_chat = await complete_all(bench, uri, spots)
+        streamed_before = streamed[0]
+        typing_started = time.perf_counter()
+        with_chat = await complete_all(bench, uri, spots, args.gap_ms / 1000)
+        typing_s = time.perf_counter() - typing_started
+        chat_chars = streamed[0] - streamed_before
         stop.set()
         await execute(bench, "codehearth.cancel", {"session": current["session"]})
         chats = await asyncio.wait_for(chat, 120)
@@ -143,6 +157,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "alone": summary(alone),
         "with_chat": summary(with_chat),
         "chat_replies": chats,
+        "chat_chars_streamed_while_typing": chat_chars,
+        "typing_seconds": round(typing_s, 1),
         "chat_preemptions": after.get("preempted", 0) - before.get("preempted", 0),
         "chat_and_completion_tokens_generated": after.get("generated_tokens", 0)
         - before.get("generated_tokens", 0),
@@ -155,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=100)
     p.add_argument("--chat-tokens", type=int, default=2000, help="max_tokens of each reply")
     p.add_argument("--chat-head-start", type=float, default=1.0, help="seconds")
+    p.add_argument("--gap-ms", type=float, default=0.0, help="pause between completions")
     p.add_argument("--manifest")
     p.add_argument("--model")
     p.add_argument("--context", type=int)
@@ -168,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:>10}: p50 {s['p50_ms']:7.1f} ms   p95 {s['p95_ms']:7.1f} ms   "
             f"mean {s['mean_ms']:7.1f} ms   max {s['max_ms']:7.1f} ms   (n={s['n']})"
         )
-    print(f"chat replies: {result['chat_replies']}, pre-emptions: {result['chat_preemptions']}")
+    print(
+        f"chat replies: {result['chat_replies']}, pre-emptions: {result['chat_preemptions']}, "
+        f"chat text streamed while typing: {result['chat_chars_streamed_while_typing']} chars "
+        f"in {result['typing_seconds']} s"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

@@ -69,6 +69,33 @@ def test_preempted_chat_continues_where_it_stopped(engine: Engine) -> None:
     assert result.stats[1].prompt_tokens > result.stats[0].prompt_tokens
 
 
+def test_resumed_run_waits_for_typing_to_pause(engine: Engine) -> None:
+    """A completion arriving shortly after another one finds the reply still waiting: it
+    yields again without having evaluated anything (the completion's KV stays put)."""
+    later: list = []
+
+    def first_completion(session, job) -> str:
+        timer = threading.Timer(
+            0.2,
+            lambda: later.append(
+                engine.submit(Job(run=lambda s, j: "second", priority=PRIORITY_COMPLETION))
+            ),
+        )
+        timer.start()
+        return "first"
+
+    def on_delta(delta: str) -> None:
+        if not hasattr(on_delta, "sent"):
+            on_delta.sent = True  # type: ignore[attr-defined]
+            engine.submit(Job(run=first_completion, priority=PRIORITY_COMPLETION))
+
+    run = StreamingRun(_prepare, GenerationParams(max_tokens=60, temperature=0.0), on_delta)
+    result = engine.submit(Job(run=run, priority=PRIORITY_CHAT)).result(60)
+    assert later and later[0].result(10) == "second"
+    assert run.preemptions == 2
+    assert len(result.stats) == 2  # one generation before the first completion, one after
+
+
 def test_preempted_grammar_run_restarts_and_still_yields_json(engine: Engine) -> None:
     def factory(on_delta):
         params = GenerationParams(max_tokens=1500, temperature=0.0)

@@ -173,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--manifest")
     pull.set_defaults(func=cmd_pull)
 
+    from .commands.cli import add_subcommands
+
+    add_subcommands(sub, common, _add_model_args)
+
     doctor = sub.add_parser(
         "doctor", parents=[common], help="check the GPU, the llama.cpp build and the default models"
     )

@@ -253,9 +253,7 @@ async def execute(
     params = types.ExecuteCommandParams(
         command=command, arguments=list(arguments), work_done_token=work_done_token
     )
-    result = await asyncio.wait_for(
-        session.client.workspace_execute_command_async(params), timeout
-    )
+    result = await asyncio.wait_for(session.client.workspace_execute_command_async(params), timeout)
     return _plain(result)
 
 
@@ -263,9 +261,7 @@ def send_execute(session: ServerSession, command: str, argument: Any, msg_id: st
     """Start an executeCommand with a known request id (to $/cancelRequest it)."""
     params = types.ExecuteCommandParams(command=command, arguments=[argument])
     return asyncio.wrap_future(
-        session.client.protocol.send_request(
-            types.WORKSPACE_EXECUTE_COMMAND, params, msg_id=msg_id
-        )
+        session.client.protocol.send_request(types.WORKSPACE_EXECUTE_COMMAND, params, msg_id=msg_id)
     )
 
 

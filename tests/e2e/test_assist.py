@@ -44,8 +44,8 @@ def _range(start_line: int, end_line: int) -> dict:
     }
 
 
-async def _start(server_factory, init=INIT):
-    session = await server_factory(init_options=init)
+async def _start(server_factory, *args: str, init=INIT):
+    session = await server_factory(*args, init_options=init)
     commands = session.init_result.capabilities.execute_command_provider.commands
     assert "codehearth.explain" in commands, "lsp/assist.py is not registered in create_server"
     return session, watch_assist(session)
@@ -205,6 +205,16 @@ async def test_review_publishes_diagnostics_and_quick_fixes_apply(server_factory
         )
     )
     assert actions, "a finding with a replacement offers a quick fix"
+    refactors = await session.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=target.range,
+            context=types.CodeActionContext(
+                diagnostics=published, only=[types.CodeActionKind.Refactor]
+            ),
+        )
+    )
+    assert not refactors
     action = actions[0]
     assert action.kind == types.CodeActionKind.QuickFix
     edits = action.edit.changes[uri]
@@ -231,25 +241,34 @@ async def test_review_publishes_diagnostics_and_quick_fixes_apply(server_factory
 
 async def test_review_without_findings_clears_diagnostics(server_factory, tmp_path):
     session, events = await _start(server_factory)
-    path = tmp_path / "empty.py"
-    path.write_text("\n\n")
+    path = tmp_path / "shrinking.py"
+    path.write_text(BUGGY)
     uri = session.open_file(path)
+    quick = {"temperature": 0.0, "repeat_penalty": 1.2, "max_tokens": 96}
+    await execute(session, "codehearth.review", {"uri": uri, "sampling": quick})
+    await wait_for(lambda: uri in events.diagnostics)
+    # The file loses its code: a new review finds nothing and clears what was there.
+    last = BUGGY.count("\n")
+    session.change(uri, 0, 0, "\n\n", end=(last, 0))
+    events.diagnostics.pop(uri)
     result = await execute(session, "codehearth.review", {"uri": uri})
     assert result["findings"] == []
     await wait_for(lambda: uri in events.diagnostics)
     assert events.diagnostics[uri] == []
 
-    # A diff review of the same file publishes for it as well, always.
-    diff = f"--- a/{path}\n+++ b/{path}\n@@ -1,2 +1,3 @@\n+x = 1 / 0\n \n \n"
-    events.diagnostics.pop(uri)
-    result = await execute(
-        session, "codehearth.review", {"diff": diff, "sampling": {"max_tokens": 96}}
-    )
-    await wait_for(lambda: uri in events.diagnostics)
-    _check_in_range(events.diagnostics[uri], "\n\n")
-    for finding in result["findings"]:
-        if finding.get("uri") is not None:
-            assert finding["path"] == str(path).lstrip("/") or finding["path"] == str(path)
+    # A diff review publishes for the open files it touches, with lines of the new file.
+    changed = tmp_path / "changed.py"
+    changed.write_text("import os\nx = 1 / 0\nprint(x)\n")
+    changed_uri = session.open_file(changed)
+    diff = f"--- a/{changed}\n+++ b/{changed}\n@@ -1,2 +1,3 @@\n import os\n+x = 1 / 0\n print(x)\n"
+    result = await execute(session, "codehearth.review", {"diff": diff, "sampling": quick})
+    await wait_for(lambda: changed_uri in events.diagnostics)
+    _check_in_range(events.diagnostics[changed_uri], changed.read_text())
+    located = [f for f in result["findings"] if f.get("uri") is not None]
+    assert len(located) == len(events.diagnostics[changed_uri])
+    for finding in located:
+        assert finding["uri"] == changed_uri and finding["path"] == str(changed)
+        assert 0 <= finding["range"]["start"]["line"] <= 2
 
 
 MALFORMED = [
@@ -271,7 +290,9 @@ MALFORMED = [
 
 
 async def test_malformed_arguments_get_errors_and_server_keeps_serving(server_factory):
-    session, _ = await _start(server_factory, init={"completion": {"temperature": 0.0}})
+    session, _ = await _start(
+        server_factory, "--log-level", "debug", init={"completion": {"temperature": 0.0}}
+    )
     uri = session.open_file(DATA / "inventory.py")
     for command, argument, expected in MALFORMED:
         if isinstance(argument, dict):
@@ -280,6 +301,19 @@ async def test_malformed_arguments_get_errors_and_server_keeps_serving(server_fa
         with pytest.raises(JsonRpcException) as info:
             await execute(session, command, *arguments)
         assert expected in info.value.message, (command, info.value.message)
-    reply = await execute(session, "codehearth.chat", {"message": "Hi", "sampling": QUICK})
+
+    # Still serving; and what users send never reaches the logs.
+    secret = "zebra_secret_identifier_4711"
+    session.open("file:///tmp/secret.py", f"def {secret}():\n    return 1\n")
+    arg = {"uri": "file:///tmp/secret.py", "range": _range(0, 1), "sampling": QUICK}
+    assert (await execute(session, "codehearth.explain", arg))["markdown"] is not None
+    reply = await execute(
+        session, "codehearth.chat", {"message": f"What is {secret}?", "sampling": QUICK}
+    )
     assert reply["session"]
+    review = {"uri": "file:///tmp/secret.py", "sampling": {"max_tokens": 64}}
+    await execute(session, "codehearth.review", review)
     assert (await session.status())["state"] == "ready"
+    await session.stop()
+    assert secret not in session.stderr.decode(errors="replace")
+    assert all(secret not in m.message for m in session.log_messages)

@@ -32,7 +32,7 @@ async def test_completions_at_several_positions(server_factory):
     positions = [
         (body_line, 12, True),  # empty line inside a for loop: multi-line allowed
         (lines.index("    def count(self) -> int:") + 1, len("        return "), False),
-        (lines.index("    inventory.add(Item(\"apple\", 3))"), len("    inventory."), False),
+        (lines.index('    inventory.add(Item("apple", 3))'), len("    inventory."), False),
     ]
     non_empty = 0
     for line, col, multiline in positions:

@@ -6,6 +6,9 @@ the text is kept here and Requeue is raised. On the next run the KV cache belong
 someone else, so the prompt becomes the original prompt tokens plus the tokens of the
 text so far, and generation continues with what is left of max_tokens.
 
+A run also gives way while its prompt is still being evaluated (see _YieldGate), and after
+giving way it resumes only when completions have paused for RESUME_DELAY_S.
+
 A grammar-constrained generation cannot continue that way (llama.cpp's grammar would
 start over at the root in the middle of the JSON), so it starts again from scratch; after
 MAX_GRAMMAR_RESTARTS restarts it stops yielding, so a stream of keystrokes cannot starve it.
@@ -14,6 +17,7 @@ MAX_GRAMMAR_RESTARTS restarts it stops yielding, so a stream of keystrokes canno
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +30,12 @@ if TYPE_CHECKING:
     import llama_cpp
 
 MAX_GRAMMAR_RESTARTS = 2
+# After giving way to a completion, a run resumes only once no completion has come for
+# this long. Resuming at once would evict the completion's prompt from the KV cache, so
+# the next keystroke's completion would re-evaluate its whole prompt (and the run its
+# own): while the user types, replies pause; they stream on in the pauses.
+RESUME_DELAY_S = 1.0
+_POLL_S = 0.005
 
 
 @dataclass
@@ -90,6 +100,9 @@ class StreamingRun:
             self._on_delta(delta)
 
     def __call__(self, session: ModelSession, job: Job) -> StreamedText:
+        may_yield = self._grammar is None or self.restarts < MAX_GRAMMAR_RESTARTS
+        if self.preemptions and may_yield:
+            self._wait_for_quiet(job)
         if self.prompt is None:
             self.prompt = self._prepare(session, self.params)
         prompt = self.prompt
@@ -99,37 +112,87 @@ class StreamingRun:
             self.stop_reason = "length"
             return self._result()
         grammar = self._grammar(session) if self._grammar is not None else None
-        may_yield = grammar is None or self.restarts < MAX_GRAMMAR_RESTARTS
+        gate = _YieldGate(job, may_yield)
         emitted: list[str] = []
 
         def on_text(delta: str) -> None:
             emitted.append(delta)
             self._emit(delta)
 
-        text, stats = session.generate(
-            tokens,
-            self.params.model_copy(update={"max_tokens": remaining}),
-            job.is_cancelled,
-            on_text=on_text,
-            stop_token_ids=prompt.stop_ids,
-            preempt=job.urgent_waiting if may_yield else None,
-            grammar=grammar,
-        )
+        try:
+            text, stats = session.generate(
+                tokens,
+                self.params.model_copy(update={"max_tokens": remaining}),
+                gate.cancelled,
+                on_text=on_text,
+                stop_token_ids=prompt.stop_ids,
+                preempt=gate.preempt if gate.enabled else None,
+                grammar=grammar,
+            )
+        except Cancelled:
+            if job.is_cancelled():
+                raise
+            self.preemptions += 1  # gave way while evaluating the prompt: nothing lost
+            raise Requeue() from None
         # The stream holds back a tail that might start a stop string; flush it now.
         self._emit(text[len("".join(emitted)) :])
+        return self._finish(text, stats, job, grammar is not None)
+
+    def _wait_for_quiet(self, job: Job) -> None:
+        deadline = time.monotonic() + RESUME_DELAY_S
+        while time.monotonic() < deadline:
+            if job.is_cancelled():
+                raise Cancelled()
+            if job.urgent_waiting():
+                self.preemptions += 1
+                raise Requeue()
+            time.sleep(_POLL_S)
+
+    def _finish(
+        self, text: str, stats: GenerationStats, job: Job, constrained: bool
+    ) -> StreamedText:
+        reason = stats.stop_reason
+        if reason == "cancelled" and not job.is_cancelled():
+            reason = "preempted"  # the gate yielded on the first token
         with self._lock:
             self.stats.append(stats)
-            self.stop_reason = stats.stop_reason
-            if stats.stop_reason == "preempted" and grammar is not None:
-                self.restarts += 1
+            self.stop_reason = reason
+            if reason == "preempted":
                 self.preemptions += 1
-                self.text, self.generated = "", 0
+                if constrained:
+                    self.restarts += 1
+                    self.text, self.generated = "", 0
+                else:
+                    self.text += text
+                    self.generated += stats.generated_tokens
                 raise Requeue()
             self.text += text
             self.generated += stats.generated_tokens
-            if stats.stop_reason == "preempted":
-                self.preemptions += 1
-                raise Requeue()
-            if stats.stop_reason == "cancelled":
+            if reason == "cancelled":
                 raise Cancelled()
             return self._result()
+
+
+class _YieldGate:
+    """When a run gives way to more urgent work.
+
+    session.generate() polls `preempt` only between generated tokens; a continuation's
+    prompt (the original prompt plus everything generated so far) can take a second to
+    re-evaluate, and a completion queued meanwhile would wait for all of it. So until the
+    first token, urgency also counts as cancellation, which generate() checks between
+    prompt chunks.
+    """
+
+    def __init__(self, job: Job, enabled: bool) -> None:
+        self.job = job
+        self.enabled = enabled
+        self._generating = False
+
+    def cancelled(self) -> bool:
+        if self.job.is_cancelled():
+            return True
+        return self.enabled and not self._generating and self.job.urgent_waiting()
+
+    def preempt(self) -> bool:
+        self._generating = True
+        return self.job.urgent_waiting()

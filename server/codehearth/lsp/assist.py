@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +42,7 @@ from ..commands.payloads import (
 )
 from ..commands.review import GrammarError, diff_target
 from ..commands.service import (
+    ActiveRequest,
     AssistInputError,
     AssistService,
     ReviewOutcome,
@@ -63,6 +64,7 @@ CANCEL = "codehearth.cancel"
 REVIEW = "codehearth.review"
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def _plain(obj: Any) -> Any:
@@ -113,6 +115,28 @@ def _stream(ls: CodehearthServer, command: str, stream_id: str | None, session=N
     return Stream(ls, command, sid, current_work_done_token(), session)
 
 
+async def _streamed(
+    ls: CodehearthServer,
+    service: AssistService,
+    stream: Stream,
+    active: ActiveRequest,
+    call: Callable[[], Awaitable[T]],
+) -> T:
+    """Run a request with its progress/stream open; a failure ends the stream as failed.
+    The caller ends it on success, with the result's stop reason."""
+    cancel_task_on_request_cancel(ls)
+    title = f"codehearth: {stream.command.removeprefix('codehearth.')}"
+    stream.begin(title, lambda: service.cancel(stream_id=active.stream_id))
+    try:
+        with _errors():
+            return await call()
+    except BaseException:
+        stream.end(None, failed=True)
+        raise
+    finally:
+        service.finish(active)
+
+
 async def _explain(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]:
     a = parse_argument(ExplainArgs, EXPLAIN, args)
     service = _service(ls)
@@ -121,16 +145,9 @@ async def _explain(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any
     ctx = gather_context(snap, start, end)
     stream = _stream(ls, EXPLAIN, a.stream_id)
     active = service.begin(str(stream.id))
-    cancel_task_on_request_cancel(ls)
-    stream.begin("codehearth: explain", lambda: service.cancel(stream_id=active.stream_id))
-    try:
-        with _errors():
-            out, cancelled = await service.explain(a, ctx, active, stream.push)
-    except BaseException:
-        stream.end(None, failed=True)
-        raise
-    finally:
-        service.finish(active)
+    out, cancelled = await _streamed(
+        ls, service, stream, active, lambda: service.explain(a, ctx, active, stream.push)
+    )
     stream.end(out.stop_reason, cancelled=cancelled)
     result = ExplainResult(
         markdown=out.text.strip(), stop_reason=out.stop_reason, cancelled=cancelled
@@ -149,16 +166,9 @@ async def _chat(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]:
     session = a.session or uuid.uuid4().hex
     stream = _stream(ls, CHAT, a.stream_id, session)
     active = service.begin(str(stream.id), session)
-    cancel_task_on_request_cancel(ls)
-    stream.begin("codehearth: chat", lambda: service.cancel(stream_id=active.stream_id))
-    try:
-        with _errors():
-            result = await service.chat(a, attachment, active, stream.push)
-    except BaseException:
-        stream.end(None, failed=True)
-        raise
-    finally:
-        service.finish(active)
+    result = await _streamed(
+        ls, service, stream, active, lambda: service.chat(a, attachment, active, stream.push)
+    )
     stream.end(result.stop_reason, cancelled=result.cancelled)
     return result.dump()
 
@@ -251,16 +261,9 @@ async def _review(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]
         key = "review:diff"
     stream = _stream(ls, REVIEW, a.stream_id)
     active = service.begin(str(stream.id))
-    cancel_task_on_request_cancel(ls)
-    stream.begin("codehearth: review", lambda: service.cancel(stream_id=active.stream_id))
-    try:
-        with _errors():
-            outcome = await service.review(a, target, key, active)
-    except BaseException:
-        stream.end(None, failed=True)
-        raise
-    finally:
-        service.finish(active)
+    outcome = await _streamed(
+        ls, service, stream, active, lambda: service.review(a, target, key, active)
+    )
     result = _publish(ls, service, outcome, uris, lines)
     stream.end(outcome.stop_reason, cancelled=outcome.cancelled)
     return result.dump()
@@ -268,8 +271,9 @@ async def _review(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]
 
 def _code_actions(ls: CodehearthServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     only = params.context.only
-    if only and not any(str(kind).startswith(types.CodeActionKind.QuickFix) for kind in only):
-        return []
+    quickfix = types.CodeActionKind.QuickFix.value
+    if only and not any(quickfix.startswith(str(getattr(kind, "value", kind))) for kind in only):
+        return []  # the client asked for kinds (refactor, source...) we do not offer
     ours = [
         d
         for d in params.context.diagnostics

@@ -25,9 +25,9 @@ class CodehearthServer(LanguageServer):
 
 
 def create_server(options: ServeOptions | None = None) -> CodehearthServer:
-    from . import commands, documents, inline, lifecycle
+    from . import assist, commands, documents, inline, lifecycle
 
     server = CodehearthServer(options or ServeOptions())
-    for module in (lifecycle, documents, inline, commands):
+    for module in (lifecycle, documents, inline, commands, assist):
         module.register(server)
     return server

@@ -1,0 +1,207 @@
+"""How the server process ends: the editor dies (stdin closes, no shutdown/exit), or the
+editor says shutdown + exit. A language server that outlives its editor keeps a model in
+memory (and on the GPU) for nobody, so every way out must be quick and clean.
+
+Times are measured from the moment the pipe closes to the moment the process has exited; the
+bound (EXIT_BOUND_S) is generous for a loaded 2-core machine, typical values are printed and
+recorded in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from .raw_client import RawLspClient
+
+EXIT_BOUND_S = 3.0
+QUICK = {"completion": {"maxTokensSingle": 4, "maxTokensMulti": 4, "temperature": 0}}
+# Long generations: a block at every position, thousands of tokens, sampled hot so the model
+# does not end its turn early.
+LONG = {"completion": {"multiline": "always", "maxTokensMulti": 4096, "temperature": 1.5}}
+INLINE = "textDocument/inlineCompletion"
+
+
+async def _status(client: RawLspClient) -> dict[str, Any]:
+    reply = await client.request(
+        "workspace/executeCommand", {"command": "codehearth.status", "arguments": []}
+    )
+    return reply["result"]
+
+
+async def _start(init: dict[str, Any], *, ready: bool = True) -> RawLspClient:
+    client = RawLspClient()
+    await client.start(init_options=init)
+    if ready:
+        deadline = time.monotonic() + 60
+        while (status := await _status(client))["state"] == "loading":
+            assert time.monotonic() < deadline, status
+            await asyncio.sleep(0.05)
+        assert status["state"] == "ready", status
+    return client
+
+
+async def _open(client: RawLspClient, uri: str, text: str) -> None:
+    doc = {"uri": uri, "languageId": "python", "version": 1, "text": text}
+    await client.notify("textDocument/didOpen", {"textDocument": doc})
+
+
+def _inline(uri: str, line: int, character: int) -> dict[str, Any]:
+    return {
+        "textDocument": {"uri": uri},
+        "position": {"line": line, "character": character},
+        "context": {"triggerKind": 2},
+    }
+
+
+async def _exit_after(client: RawLspClient, action) -> tuple[int, float]:
+    """Run `action` (which ends the session), then wait for the process: (code, seconds)."""
+    assert client.proc is not None
+    started = time.perf_counter()
+    await action()
+    try:
+        code = await asyncio.wait_for(client.proc.wait(), 30)
+    finally:
+        if client.proc.returncode is None:
+            client.proc.kill()
+            await client.proc.wait()
+        for task in client._tasks:
+            task.cancel()
+    return code, time.perf_counter() - started
+
+
+def _close_stdin(client: RawLspClient):
+    async def action() -> None:
+        assert client.proc is not None and client.proc.stdin is not None
+        client.proc.stdin.close()
+
+    return action
+
+
+def _editor_crash(client: RawLspClient):
+    """Both pipes go away at once, as when the editor process is killed."""
+
+    async def action() -> None:
+        assert client.proc is not None and client.proc.stdin is not None
+        client.proc.stdin.close()
+        stdout = client.proc._transport.get_pipe_transport(1)  # type: ignore[attr-defined]
+        stdout.close()
+
+    return action
+
+
+async def test_editor_gone_while_idle_exits_promptly_with_0():
+    client = await _start(QUICK)
+    await _open(client, "file:///tmp/idle.py", "def f(x):\n    return x\n")
+    reply = await client.request(INLINE, _inline("file:///tmp/idle.py", 1, 11), timeout=60)
+    assert "result" in reply
+    code, seconds = await _exit_after(client, _close_stdin(client))
+    print(f"\nstdin closed, idle: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_editor_gone_while_the_model_loads_exits_promptly_with_0():
+    client = await _start(QUICK, ready=False)
+    code, seconds = await _exit_after(client, _close_stdin(client))
+    print(f"\nstdin closed while loading: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def _generating(client: RawLspClient) -> asyncio.Task:
+    """A completion that is being worked on right now (the engine took it off the queue and
+    has not finished it: counters only move when a job ends)."""
+    body = "".join(
+        f"def step_{n}(state):\n    state.count += {n}\n    return state\n\n" for n in range(600)
+    )
+    uri = "file:///tmp/long.py"
+    await _open(client, uri, body + "class Machine:\n    ")
+    before = (await _status(client))["counters"]
+    task = asyncio.create_task(client.request(INLINE, _inline(uri, 2400, 4), timeout=120))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not task.done():
+        status = await _status(client)
+        counters = status["counters"]
+        ended = sum(counters[k] - before[k] for k in ("completed", "cancelled", "failed"))
+        if counters["requests"] > before["requests"] and status["queue_depth"] == 0:
+            assert not ended, counters
+            await asyncio.sleep(0.5)  # past the prompt (1.5k tokens), into generation
+            if not task.done():
+                return task
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the completion ended before it could be interrupted: {task}")
+
+
+async def test_editor_gone_while_generating_exits_promptly_with_0():
+    client = await _start(LONG)
+    task = await _generating(client)
+    code, seconds = await _exit_after(client, _close_stdin(client))
+    task.cancel()
+    print(f"\nstdin closed while generating: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_editor_killed_while_generating_exits_promptly_with_0():
+    """stdout is gone too: the server's answer to the cancelled request hits a broken pipe."""
+    client = await _start(LONG)
+    task = await _generating(client)
+    code, seconds = await _exit_after(client, _editor_crash(client))
+    task.cancel()
+    print(f"\nboth pipes closed while generating: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_shutdown_then_exit_exits_with_0():
+    client = await _start(QUICK)
+    await _open(client, "file:///tmp/bye.py", "import os\n")
+    reply = await client.request("shutdown", None, timeout=30)
+    assert reply.get("result", "missing") is None, reply
+
+    async def exit_notification() -> None:
+        await client.notify("exit", None)
+
+    code, seconds = await _exit_after(client, exit_notification)
+    print(f"\nshutdown + exit: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_shutdown_while_generating_answers_and_exits_with_0():
+    client = await _start(LONG)
+    task = await _generating(client)
+    reply = await client.request("shutdown", None, timeout=30)
+    assert reply.get("result", "missing") is None, reply
+    pending = await asyncio.wait_for(task, 10)  # the completion is answered, not left hanging
+    assert "result" in pending or "error" in pending
+
+    async def exit_notification() -> None:
+        await client.notify("exit", None)
+
+    code, seconds = await _exit_after(client, exit_notification)
+    print(f"\nshutdown while generating + exit: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_second_initialize_keeps_the_running_model_and_documents():
+    """A client that sends initialize twice must not get a second resident model (the first
+    one would stay loaded for nobody) nor lose the open documents."""
+    client = await _start(QUICK)
+    try:
+        uri = "file:///tmp/twice.py"
+        await _open(client, uri, "def twice(x):\n    return 2 * x\n")
+        assert "result" in await client.request(INLINE, _inline(uri, 1, 11), timeout=60)
+        requests_before = (await _status(client))["counters"]["requests"]
+        params = {"processId": None, "rootUri": None, "capabilities": {}}
+        await client.request("initialize", params, timeout=30)  # an error or a result
+        status = await _status(client)
+        assert status["state"] == "ready", status
+        assert status["counters"]["requests"] >= requests_before, "a second engine was started"
+        reply = await client.request(INLINE, _inline(uri, 1, 11), timeout=60)
+        assert "result" in reply, f"the open document was lost: {reply}"
+    finally:
+        await client.stop()

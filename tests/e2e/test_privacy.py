@@ -1,0 +1,266 @@
+"""Privacy: the server talks to nobody but the editor, and user code stays out of its logs.
+
+The server runs under a wrapper that installs a Python audit hook (sys.addaudithook) before
+codehearth is imported; the hook appends every network event (connect, bind, getaddrinfo,
+sendto) and every process spawn to a file. Audit hooks see what Python code does (sockets
+made by the standard library, httpx, huggingface_hub...), not what native code does on its
+own sockets; llama.cpp opens none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lsprotocol import types
+
+from ..conftest import SMOLLM2
+from ..hub_server import FakeHub
+from .harness import ServerSession, execute, items_of
+from .raw_client import RawLspClient
+
+AUDIT_ENV = "CODEHEARTH_TEST_AUDIT_LOG"
+NETWORK = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto")
+SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
+
+# Run as `python -c WRAPPER serve ARGS...`: the hook is in place before codehearth loads.
+WRAPPER = f"""
+import os, sys
+_log = os.environ[{AUDIT_ENV!r}]
+_watch = {NETWORK + SPAWN!r}
+
+def _hook(event, args):
+    if event in _watch:
+        if event.startswith("socket.") and event != "socket.getaddrinfo":
+            args = args[1:]  # the socket object itself
+        with open(_log, "a", encoding="utf-8") as f:
+            f.write(repr((event, tuple(repr(a) for a in args))) + "\\n")
+
+sys.addaudithook(_hook)
+from codehearth.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+INIT = {"completion": {"temperature": 0.0, "maxTokensSingle": 8, "maxTokensMulti": 16}}
+QUICK = {"max_tokens": 12, "temperature": 0.0}
+ASSIST = ("codehearth.explain", "codehearth.chat", "codehearth.review")
+
+
+class AuditedSession(ServerSession):
+    """ServerSession.start with the audit wrapper in place of `-m codehearth.cli`."""
+
+    def __init__(self, audit_log: Path) -> None:
+        super().__init__()
+        self.audit_log = audit_log
+
+    async def start(
+        self, *args: str, init_options: dict[str, Any] | None = None, env: dict | None = None
+    ) -> types.InitializeResult:
+        full_env = {**os.environ, **(env or {}), AUDIT_ENV: str(self.audit_log)}
+        await self.client.start_io(sys.executable, "-c", WRAPPER, "serve", *args, env=full_env)
+        self._stderr_task = asyncio.create_task(self._drain_stderr())
+        self.init_result = await asyncio.wait_for(
+            self.client.initialize_async(
+                types.InitializeParams(
+                    process_id=os.getpid(),
+                    root_uri=None,
+                    capabilities=types.ClientCapabilities(
+                        window=types.WindowClientCapabilities(work_done_progress=True),
+                    ),
+                    initialization_options=init_options,
+                )
+            ),
+            timeout=60,
+        )
+        self.client.initialized(types.InitializedParams())
+        return self.init_result
+
+    def events(self) -> list[tuple[str, tuple[str, ...]]]:
+        if not self.audit_log.exists():
+            return []
+        import ast
+
+        lines = self.audit_log.read_text(encoding="utf-8").splitlines()
+        return [ast.literal_eval(line) for line in lines]
+
+
+def _commands(session: ServerSession) -> list[str]:
+    assert session.init_result is not None
+    provider = session.init_result.capabilities.execute_command_provider
+    return list(provider.commands) if provider else []
+
+
+async def _full_session(session: AuditedSession, secret: str) -> list[str]:
+    """Everything an editor does in a working session, on code that contains `secret`.
+    Returns the assist commands exercised."""
+    status = await session.wait_state("ready", timeout=60)
+    assert status["state"] == "ready", status
+    code = (
+        f"import os\n\n\nclass {secret}:\n"
+        f'    """Keeps {secret} values."""\n\n'
+        "    def __init__(self, path):\n"
+        "        self.path = path\n\n"
+        "    def load(self):\n"
+        "        with open(self.path) as f:\n"
+        "            return f.read()\n\n"
+        "    def size(self):\n"
+        "        return "
+    )
+    uri = "file:///tmp/privacy/secret_module.py"
+    session.open(uri, code)
+    session.open("file:///tmp/privacy/notes.zz", f"{secret} = 1\n{secret}", language_id="zz")
+    last = code.split("\n")
+    items_of(await session.complete(uri, len(last) - 1, len(last[-1])))
+    session.change(uri, len(last) - 1, len(last[-1]), f"len({secret}")
+    items_of(await session.complete(uri, len(last) - 1, len(last[-1]) + len(secret) + 4))
+    items_of(await session.complete(uri, 8, 0))  # an empty line: a block
+    items_of(await session.complete("file:///tmp/privacy/notes.zz", 1, len(secret)))
+    await session.status()
+
+    used = [c for c in ASSIST if c in _commands(session)]
+    whole = {"start": {"line": 3, "character": 0}, "end": {"line": 12, "character": 0}}
+    if "codehearth.explain" in used:
+        await execute(
+            session, "codehearth.explain", {"uri": uri, "range": whole, "sampling": QUICK}
+        )
+    if "codehearth.chat" in used:
+        reply = await execute(
+            session,
+            "codehearth.chat",
+            {"message": f"What does {secret} do?", "uri": uri, "range": whole, "sampling": QUICK},
+        )
+        if "codehearth.chat.reset" in _commands(session):
+            await execute(session, "codehearth.chat.reset", {"session": reply["session"]})
+    if "codehearth.review" in used:
+        await execute(session, "codehearth.review", {"uri": uri, "sampling": QUICK}, timeout=120)
+    await session.status()
+    return used
+
+
+async def test_a_full_session_opens_no_connection(tmp_path):
+    session = AuditedSession(tmp_path / "audit.log")
+    secret = f"Ledger_{uuid.uuid4().hex[:12]}"
+    try:
+        await session.start("--log-level", "debug", init_options=INIT)
+        used = await _full_session(session, secret)
+        print(f"\nassist commands exercised: {used or 'none advertised'}")
+    finally:
+        await session.stop()
+    assert session.process.returncode == 0
+    assert session.events() == []
+
+
+async def test_user_code_stays_out_of_logs_at_debug_level(tmp_path):
+    session = AuditedSession(tmp_path / "audit.log")
+    secret = f"Ledger_{uuid.uuid4().hex[:12]}"
+    try:
+        await session.start("--log-level", "debug", init_options=INIT)
+        await _full_session(session, secret)
+    finally:
+        await session.stop()
+    stderr = session.stderr.decode("utf-8", errors="replace")
+    assert "DEBUG" in stderr, "the server did not log at debug level: the check means nothing"
+    assert secret not in stderr
+    assert all(secret not in m.message for m in session.log_messages)
+
+
+async def test_malformed_messages_keep_code_out_of_logs():
+    """A buggy client: user code inside messages the server rejects. pygls logs some of
+    them whole (a "jsonrpc" other than "2.0") or quotes the rejected value in a traceback."""
+    secret = f"Ledger_{uuid.uuid4().hex[:12]}"
+    client = RawLspClient()
+    await client.start("--log-level", "debug", init_options=INIT)
+    try:
+        deadline = asyncio.get_running_loop().time() + 60
+        while True:  # ready: llama.cpp silences stderr while it loads, which would hide leaks
+            reply = await client.request(
+                "workspace/executeCommand", {"command": "codehearth.status", "arguments": []}
+            )
+            if reply["result"]["state"] != "loading":
+                break
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        doc = {"uri": "file:///tmp/x.py", "languageId": "python", "version": 1}
+        await client.send(
+            {
+                "jsonrpc": "1.0",
+                "method": "textDocument/didOpen",
+                "params": {"textDocument": {**doc, "text": f"def {secret}(): pass"}},
+            }
+        )
+        await client.notify(
+            "textDocument/didOpen", {"textDocument": {**doc, "version": secret, "text": secret}}
+        )
+        await client.notify(
+            "textDocument/didChange",
+            {
+                "textDocument": {"uri": doc["uri"], "version": 2},
+                "contentChanges": [{"range": {"start": secret}, "text": secret}],
+            },
+        )
+        reply = await client.request(
+            "textDocument/inlineCompletion",
+            {
+                "textDocument": {"uri": doc["uri"]},
+                "position": {"line": secret, "character": 0},
+                "context": {"triggerKind": 2},
+            },
+        )
+        assert "error" in reply
+        await asyncio.sleep(0.5)  # let the server write its logs
+    finally:
+        await client.stop()
+    stderr = client.stderr.decode("utf-8", errors="replace")
+    leaks = [line[:200] for line in stderr.splitlines() if secret in line]
+    assert not leaks, leaks
+    log_messages = [n for n in client.notifications if n.get("method") == "window/logMessage"]
+    assert secret not in json.dumps(log_messages)
+
+
+def _hub_env(tmp_path: Path, hub: FakeHub) -> dict[str, str]:
+    # Telemetry is deliberately not disabled here: whatever the server would send anywhere
+    # must show up in the audit log.
+    return {"HF_ENDPOINT": hub.endpoint, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0"}
+
+
+async def test_a_model_download_connects_only_to_the_configured_endpoint(tmp_path):
+    manifest = tmp_path / "models.toml"
+    manifest.write_text(
+        '[models.smol-hub]\nrepo = "test-org/smol"\nfile = "smol.gguf"\n'
+        'context = 2048\nroles = ["completion"]\n'
+    )
+    session = AuditedSession(tmp_path / "audit.log")
+    with FakeHub({("test-org/smol", "main", "smol.gguf"): SMOLLM2.read_bytes()}) as hub:
+        host, port = urlsplit(hub.endpoint).hostname, urlsplit(hub.endpoint).port
+        try:
+            await session.start(
+                init_options={**INIT, "manifest": str(manifest), "model": "smol-hub"},
+                env=_hub_env(tmp_path, hub),
+            )
+            status = await session.wait_state("ready", timeout=120)
+            assert status["state"] == "ready", status
+            assert hub.gets("smol.gguf"), "the model was not downloaded from the fake hub"
+            session.open("file:///tmp/privacy/after.py", "def f(x):\n    return ")
+            items_of(await session.complete("file:///tmp/privacy/after.py", 1, 11))
+        finally:
+            await session.stop()
+    events = session.events()
+    assert events, "no network event recorded: is the audit hook working?"
+    allowed_connect = repr((host, port))
+    allowed_lookup = (repr(host), repr(port))
+    stray = [
+        (event, args)
+        for event, args in events
+        if not (
+            (event == "socket.connect" and args[0] == allowed_connect)
+            or (event == "socket.getaddrinfo" and args[:2] == allowed_lookup)
+        )
+    ]
+    assert not stray, f"connections other than {hub.endpoint}: {stray}"
+    assert any(event == "socket.connect" for event, _ in events)
