@@ -154,7 +154,7 @@ class ReviewResult(_Model):
 
 
 class StreamNotification(_Model):
-    """``codehearth/stream``: one chunk of a streamed reply (see docs/protocol-assist.md)."""
+    """``codehearth/stream``: one chunk of a streamed reply (see docs/protocol.md)."""
 
     id: str | int
     command: str

@@ -105,7 +105,7 @@ class Engine:
         with self._lock:
             self._stopping = True
             for job in self._pending:
-                job.future.cancel()
+                _drop(job, "the engine is shutting down")
             self._pending.clear()
             if self._running is not None:
                 self._running.cancel()
@@ -137,7 +137,7 @@ class Engine:
             if old.key == key:
                 old.superseded = True
                 old.cancel()
-                old.future.cancel()
+                _drop(old, "superseded")
                 self.counters.superseded += 1
             else:
                 kept.append(old)
@@ -156,7 +156,7 @@ class Engine:
             job.cancel()
             if job in self._pending:
                 self._pending.remove(job)
-                job.future.cancel()
+                _drop(job, "cancelled")
                 self.counters.cancelled += 1
 
     @property
@@ -268,6 +268,13 @@ class Engine:
                 self.counters.failed += 1
             else:
                 self.counters.completed += 1
+
+
+def _drop(job: Job, why: str) -> None:
+    """Resolve a queued job's future. A pre-empted, re-queued job's future is already
+    running and cannot be cancelled, so it gets a Cancelled exception instead."""
+    if not job.future.cancel() and not job.future.done():
+        job.future.set_exception(Cancelled(why))
 
 
 def _load_failure_message(config: EngineConfig, errors: list[str]) -> str:

@@ -1,6 +1,6 @@
 """Explain, chat and review commands, review diagnostics and their quick fixes.
 
-The protocol is described in docs/protocol-assist.md. Everything model-related runs in
+The protocol is described in docs/protocol.md. Everything model-related runs in
 commands/service.py as engine jobs; this module validates arguments, streams, publishes.
 """
 
