@@ -38,14 +38,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
 def _serve_options(args: argparse.Namespace, **extra: object):
     from .lsp.options import ServeOptions
 
-    return ServeOptions(
-        manifest=args.manifest,
-        model=args.model,
-        context=args.context,
-        n_gpu_layers=args.n_gpu_layers,
-        n_threads=args.threads,
-        **extra,
-    )
+    return ServeOptions.from_args(args, **extra)
 
 
 def _private_lsp_stdout() -> BinaryIO:

@@ -67,13 +67,7 @@ def add_subcommands(
 
 
 def _options(args: argparse.Namespace) -> ServeOptions:
-    return ServeOptions(
-        manifest=args.manifest,
-        model=args.model,
-        context=args.context,
-        n_gpu_layers=args.n_gpu_layers,
-        n_threads=args.threads,
-    )
+    return ServeOptions.from_args(args)
 
 
 def _sampling(args: argparse.Namespace) -> SamplingOverride | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -25,6 +27,18 @@ class InitOptions(BaseModel):
 
 class ServeOptions(InitOptions):
     """The same knobs from the command line; initializationOptions win over them."""
+
+    @classmethod
+    def from_args(cls, args: Any, **extra: Any) -> ServeOptions:
+        """From the model flags every subcommand shares (cli._add_model_args)."""
+        return cls(
+            manifest=args.manifest,
+            model=args.model,
+            context=args.context,
+            n_gpu_layers=args.n_gpu_layers,
+            n_threads=args.threads,
+            **extra,
+        )
 
     def merged_with(self, init: InitOptions | None) -> ServeOptions:
         if init is None:
