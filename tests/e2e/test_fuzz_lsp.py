@@ -584,9 +584,10 @@ async def huge_inputs(fuzz: Fuzzer) -> list[str]:
         "textDocument/didOpen",
         {"textDocument": {"uri": uri, "languageId": "python", "version": 1, "text": big}},
     )
+    middle = next(n for n in range(len(lines) // 2, len(lines)) if len(lines[n]) >= 4)
     sent = [
         await fuzz.request(INLINE, inline_params(uri, len(lines) - 1, 0), None, "result"),
-        await fuzz.request(INLINE, inline_params(uri, len(lines) // 2, 4), None, "result"),
+        await fuzz.request(INLINE, inline_params(uri, middle, 4), None, "result"),
         await fuzz.request(INLINE, inline_params(uri, len(lines), 0), None, "invalid_params"),
     ]
     edit = {"start": {"line": 1000, "character": 3}, "end": {"line": 900, "character": 0}}

@@ -1,6 +1,9 @@
-"""How the server process ends: the editor dies (stdin closes, no shutdown/exit), or the
-editor says shutdown + exit. A language server that outlives its editor keeps a model in
-memory (and on the GPU) for nobody, so every way out must be quick and clean.
+"""The server process over its life: how it ends, and what a long session costs.
+
+It ends when the editor dies (stdin closes, no shutdown/exit) or says shutdown + exit. A
+language server that outlives its editor keeps a model in memory (and on the GPU) for
+nobody, so every way out must be quick and clean. While it lives, a second initialize must
+not load a second model, and typing all day must not grow its memory.
 
 Times are measured from the moment the pipe closes to the moment the process has exited; the
 bound (EXIT_BOUND_S) is generous for a loaded 2-core machine, typical values are printed and
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 from .raw_client import RawLspClient
@@ -203,5 +207,44 @@ async def test_second_initialize_keeps_the_running_model_and_documents():
         assert status["counters"]["requests"] >= requests_before, "a second engine was started"
         reply = await client.request(INLINE, _inline(uri, 1, 11), timeout=60)
         assert "result" in reply, f"the open document was lost: {reply}"
+    finally:
+        await client.stop()
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+async def test_a_long_editing_session_does_not_grow_memory():
+    """Every didChange used to leave a Future behind in pygls (~2.5 KB a keystroke, 50 MB
+    for 20,000): a server kept open all day must not grow with the typing."""
+    client = await _start(QUICK)
+    try:
+        assert client.proc is not None
+        uri = "file:///tmp/typing.py"
+        await _open(client, uri, "def f(x):\n    return x\n")
+        column = 0
+
+        async def type_chars(n: int) -> None:
+            nonlocal column
+            for _ in range(n):
+                at = {"line": 2, "character": column}
+                change = {"range": {"start": at, "end": at}, "text": "x"}
+                params = {"textDocument": {"uri": uri, "version": column + 2}}
+                await client.notify(
+                    "textDocument/didChange", {**params, "contentChanges": [change]}
+                )
+                column += 1
+            await _status(client)  # every change before it has been handled
+
+        await type_chars(2_000)  # warm up: allocator pools, caches
+        before = _rss_mib(client.proc.pid)
+        await type_chars(20_000)
+        grown = _rss_mib(client.proc.pid) - before
+        print(f"\n20,000 didChange: RSS {before:.1f} MiB, +{grown:.1f} MiB")
+        assert grown < 15, f"RSS grew {grown:.1f} MiB over 20,000 keystrokes"
     finally:
         await client.stop()

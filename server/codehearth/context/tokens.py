@@ -17,7 +17,7 @@ CountTokens = Callable[[str], int]
 # Longer strings (whole prompts, minified lines) are not worth keeping: they rarely repeat.
 MAX_MEMO_CHARS = 16_384
 # The memo is dropped wholesale past this many characters; the working set refills fast.
-MAX_MEMO_TOTAL_CHARS = 32_000_000
+MAX_MEMO_TOTAL_CHARS = 2_000_000
 
 
 class CachedTokenCounter:

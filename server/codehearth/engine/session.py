@@ -97,7 +97,7 @@ class ModelSession:
         cached = self._count_cache.get(text)
         if cached is None:
             cached = len(self.tokenize(text))
-            if len(self._count_cache) > 50_000:
+            if len(self._count_cache) > 4096:
                 self._count_cache.clear()
             self._count_cache[text] = cached
         return cached
@@ -146,6 +146,10 @@ class ModelSession:
 
         self.check_thread()
         stats = GenerationStats(prompt_tokens=len(tokens))
+        if not tokens:
+            # Nothing to condition on (an empty file, a model without BOS): no suggestion.
+            stats.stop_reason = "length"
+            return "", stats
         room = self.n_ctx - len(tokens)
         if room <= 1:
             stats.stop_reason = "context"

@@ -36,6 +36,10 @@ def _init_options(ls: CodehearthServer, raw: object) -> InitOptions | None:
 def register(server: CodehearthServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodehearthServer, params: types.InitializeParams) -> None:
+        if ls.runtime.manifest is not None or ls.runtime.startup_error is not None:
+            # A second initialize is a client bug; keep the model and documents we have.
+            log.warning("initialize received twice; keeping the running model")
+            return
         options = ls.cli_options.merged_with(_init_options(ls, params.initialization_options))
         ls.runtime = Runtime(options)
         ls.runtime.start()

@@ -10,7 +10,7 @@ from pygls.lsp.server import LanguageServer
 from .. import __version__
 from ..runtime import Runtime
 from .options import ServeOptions
-from .protocol import CodehearthProtocol
+from .protocol import CodehearthProtocol, install_lenient_json
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ class CodehearthServer(LanguageServer):
 def create_server(options: ServeOptions | None = None) -> CodehearthServer:
     from . import assist, commands, documents, inline, lifecycle
 
+    install_lenient_json()
     server = CodehearthServer(options or ServeOptions())
     for module in (lifecycle, documents, inline, commands, assist):
         module.register(server)
