@@ -59,9 +59,8 @@ class Runtime:
 
     def _choose_entry(self, manifest: Manifest) -> ModelEntry:
         if self.options.model == "auto":
-            from .gpu.apply import gpu_offload_supported
             from .gpu.nvml import probe_gpus
-            from .models.choose import choose_model
+            from .models.choose import choose_model, gpu_offload_supported
 
             entry, reason = choose_model(
                 manifest, "completion", probe_gpus(), gpu_offload_supported()

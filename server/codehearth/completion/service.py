@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pydantic import BaseModel
 
@@ -64,7 +64,9 @@ class CompletionService:
         probe = self._params(multiline=True)
         budget = self.settings.budget(session.n_ctx, probe.max_tokens)
         ctx = build_context(snap, line, character, session.count_tokens, budget)
+        # The user's multi-line policy decides once; generation stop and clean-up follow it.
         multiline = self._is_multiline(ctx.multiline)
+        ctx = replace(ctx, multiline=multiline)
         if self._stop_ids is None:
             self._stop_ids = stop_token_ids(session)
         tokens, mode = build_prompt(session, ctx)
@@ -78,8 +80,7 @@ class CompletionService:
         if stats.stop_reason == "cancelled":
             raise Cancelled()
         stats.queue_ms = (started - job.submitted_at) * 1000
-        ctx_for_clean = ctx if multiline == ctx.multiline else _with_multiline(ctx, multiline)
-        suggestion = clean_suggestion(text, ctx_for_clean)
+        suggestion = clean_suggestion(text, ctx)
         return CompletionResult(
             items=[suggestion] if suggestion else [],
             mode=mode,
@@ -106,8 +107,3 @@ class CompletionService:
         except Cancelled:
             return CompletionResult(items=[], superseded=job.superseded)
 
-
-def _with_multiline(ctx, multiline: bool):
-    from dataclasses import replace
-
-    return replace(ctx, multiline=multiline)

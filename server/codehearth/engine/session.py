@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..context.tokens import CachedTokenCounter
 from .types import EngineConfig, GenerationParams, GenerationStats
 
 if TYPE_CHECKING:
@@ -62,7 +63,9 @@ class ModelSession:
             verbose=False,
         )
         self._vocab = self.llm._model.vocab
-        self._count_cache: dict[str, int] = {}
+        # The context builder asks per line, per keystroke: one bounded memo serves it
+        # and the assist commands alike.
+        self.count_tokens = CachedTokenCounter(self._count_uncached)
         self.on_stats: Callable[[GenerationStats], None] | None = None
         self.fim: FimTemplate | None = self._detect_fim()
 
@@ -92,15 +95,8 @@ class ModelSession:
         data = text.encode("utf-8", errors="replace")
         return self.llm.tokenize(data, add_bos=add_bos, special=special)
 
-    def count_tokens(self, text: str) -> int:
-        """Token count with a small memo: the context builder asks per line, per keystroke."""
-        cached = self._count_cache.get(text)
-        if cached is None:
-            cached = len(self.tokenize(text))
-            if len(self._count_cache) > 4096:
-                self._count_cache.clear()
-            self._count_cache[text] = cached
-        return cached
+    def _count_uncached(self, text: str) -> int:
+        return len(self.tokenize(text))
 
     def add_bos(self) -> bool:
         return bool(self.llm._model.add_bos_token())

@@ -6,14 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from ..models.manifest import Sampling
 
-class GenerationParams(BaseModel):
-    max_tokens: int = Field(64, ge=1, le=32768)
-    temperature: float = Field(0.2, ge=0.0, le=5.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
-    top_k: int = Field(40, ge=0)
-    repeat_penalty: float = Field(1.0, gt=0.0)
-    stop: list[str] = Field(default_factory=list)
+
+class GenerationParams(Sampling):
+    """The manifest's sampling knobs, plus what only a single request decides."""
+
     stop_at_newline: bool = False
 
 

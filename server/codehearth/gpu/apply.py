@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ..models.choose import gpu_offload_supported
 from ..models.manifest import ModelEntry
 from .planner import OffloadPlan, fallback_layers
 
@@ -20,12 +21,6 @@ class LayerDecision(BaseModel):
     fallbacks: list[int]
     summary: str
     plan: OffloadPlan | None = None
-
-
-def gpu_offload_supported() -> bool:
-    import llama_cpp
-
-    return bool(llama_cpp.llama_supports_gpu_offload())
 
 
 def decide_layers(
