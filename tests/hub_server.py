@@ -20,6 +20,7 @@ import json
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ class HubState:
     # filename -> bytes served instead of the real content, while the headers still describe
     # the real content (a corrupted mirror).
     tamper: dict[str, bytes] = field(default_factory=dict)
+    # filename -> (chunk bytes, seconds between chunks): a slow link.
+    throttle: dict[str, tuple[int, float]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _etags: dict[int, str] = field(default_factory=dict)
 
@@ -127,6 +130,10 @@ class FakeHub:
     def cut_once(self, filename: str, after: int) -> None:
         with self.state.lock:
             self.state.cut_after[filename] = after
+
+    def throttle(self, filename: str, chunk: int, delay: float) -> None:
+        with self.state.lock:
+            self.state.throttle[filename] = (chunk, delay)
 
 
 @contextmanager
@@ -234,6 +241,14 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             served = self.state.tamper.get(filename, data)
             cut = self.state.cut_after.pop(filename, None)
+            slow = self.state.throttle.get(filename)
+        if slow is not None:
+            chunk, delay = slow
+            for offset in range(start, len(served), chunk):
+                self.wfile.write(served[offset : offset + chunk])
+                self.wfile.flush()
+                time.sleep(delay)
+            return
         if cut is None:
             self.wfile.write(served[start:])
             return

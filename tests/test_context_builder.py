@@ -55,7 +55,7 @@ def _tabs(source: str) -> str:
 
 
 SAMPLES: dict[tuple[str, str], str] = {
-    ('python', 'sample.py'): r'''"""Inventory service: keeps stock levels and reservations."""
+    ("python", "sample.py"): r'''"""Inventory service: keeps stock levels and reservations."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def main() -> None:
     inventory = load_inventory(rows)
     print(inventory.total_value())
 ''',
-    ('javascript', 'sample.js'): r"""import { EventEmitter } from "node:events";
+    ("javascript", "sample.js"): r"""import { EventEmitter } from "node:events";
 import path from "node:path";
 const fs = require("fs");
 
@@ -210,7 +210,7 @@ function summarize(results) {
 
 module.exports = { summarize, formatDuration };
 """,
-    ('typescript', 'sample.ts'): r"""import { Request, Response } from "express";
+    ("typescript", "sample.ts"): r"""import { Request, Response } from "express";
 import * as crypto from "crypto";
 
 export interface User {
@@ -275,7 +275,7 @@ function paginate<T>(items: T[], page: number, size: number): T[] {
   return items.slice(start, start + size);
 }
 """,
-    ('typescriptreact', 'sample.tsx'): r"""import React, { useEffect, useState } from "react";
+    ("typescriptreact", "sample.tsx"): r"""import React, { useEffect, useState } from "react";
 import { fetchTodos, Todo } from "./api";
 
 type Props = {
@@ -319,7 +319,7 @@ export function TodoList({ userId, pageSize = 20 }: Props) {
   );
 }
 """,
-    ('go', 'sample.go'): _tabs(
+    ("go", "sample.go"): _tabs(
         r"""package cache
 
 import (
@@ -386,7 +386,7 @@ func (c *Cache) Len() int {
 }
 """
     ),
-    ('rust', 'sample.rs'): r"""use std::collections::HashMap;
+    ("rust", "sample.rs"): r"""use std::collections::HashMap;
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -459,7 +459,7 @@ pub fn count_tokens(input: &str) -> HashMap<String, usize> {
     counts
 }
 """,
-    ('c', 'sample.c'): r"""#include <stdio.h>
+    ("c", "sample.c"): r"""#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -523,7 +523,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 """,
-    ('cpp', 'sample.cpp'): r"""#include <iostream>
+    ("cpp", "sample.cpp"): r"""#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -604,7 +604,7 @@ int main() {
     return 0;
 }
 """,
-    ('java', 'sample.java'): r"""package com.example.orders;
+    ("java", "sample.java"): r"""package com.example.orders;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -664,7 +664,7 @@ record LineItem(String sku, int quantity, BigDecimal price) {}
 
 record Order(int id, String customer, List<LineItem> items) {}
 """,
-    ('lua', 'sample.lua'): r"""local json = require("dkjson")
+    ("lua", "sample.lua"): r"""local json = require("dkjson")
 local util = require "util"
 
 local M = {}
@@ -733,8 +733,9 @@ def _snapshot(language_id: str, name: str, text: str) -> DocumentSnapshot:
     return Document(f"file:///src/{name}", language_id, 1, text).snapshot()
 
 
-def _check_shape(ctx: CompletionContext, snap: DocumentSnapshot, line: int, character: int,
-                 budget: ContextBudget) -> None:
+def _check_shape(
+    ctx: CompletionContext, snap: DocumentSnapshot, line: int, character: int, budget: ContextBudget
+) -> None:
     """The context is made of exact slices of the document around the cursor."""
     cursor = snap.offset_at(line, character)
     assert snap.text[:cursor].endswith(ctx.prefix)
@@ -778,12 +779,18 @@ def test_token_budget_respected(
             checked = build_context(snap, line, character, count_tokens, exact)
             assert checked.prompt_tokens_estimate == real
             assert (checked.prefix, checked.suffix, checked.extra) == (
-                ctx.prefix, ctx.suffix, ctx.extra
+                ctx.prefix,
+                ctx.suffix,
+                ctx.extra,
             )
 
 
 def _type_line(
-    count_tokens: CountTokens, language_id: str, name: str, text: str, line: int,
+    count_tokens: CountTokens,
+    language_id: str,
+    name: str,
+    text: str,
+    line: int,
     budget: ContextBudget,
 ) -> None:
     """Blank `line` (keeping its indent), then type it back one character at a time."""
@@ -829,15 +836,18 @@ def test_cut_identical_while_typing_a_line(
 def test_cut_identical_while_typing_without_grammar(count_tokens: CountTokens) -> None:
     text = SAMPLES[("python", "sample.py")]
     for line in (40, 55, 66):
-        _type_line(count_tokens, "plaintext", "notes.txt", text, line,
-                   ContextBudget(max_prompt_tokens=200))
+        _type_line(
+            count_tokens, "plaintext", "notes.txt", text, line, ContextBudget(max_prompt_tokens=200)
+        )
 
 
 # Cursor at the end of the last statement of a function: the function's first line.
 ENCLOSING = {
     "sample.py": ("        return results", "    def search(self, text: str) -> list[Item]:"),
-    "sample.js": ('  return JSON.parse(fs.readFileSync(file, "utf8"));',
-                  "export function readConfig(dir) {"),
+    "sample.js": (
+        '  return JSON.parse(fs.readFileSync(file, "utf8"));',
+        "export function readConfig(dir) {",
+    ),
     "sample.ts": ("  return user.roles.includes(role)", "export function hasRole("),
     "sample.tsx": ("  };", "  const toggle = (id: string) => {"),
     "sample.go": ("\tdelete(c.items, oldestKey)", "func (c *Cache) evictOldest() {"),
@@ -925,8 +935,11 @@ def test_extra_and_cut_stay_while_moving_down(count_tokens: CountTokens) -> None
     snap = _snapshot("python", "long.py", text)
     budget = ContextBudget()
     contexts = [build_context(snap, line, 0, count_tokens, budget) for line in range(400)]
-    moves = [i for i in range(1, 400) if
-             contexts[i].prefix_start_line != contexts[i - 1].prefix_start_line]
+    moves = [
+        i
+        for i in range(1, 400)
+        if contexts[i].prefix_start_line != contexts[i - 1].prefix_start_line
+    ]
     assert len(moves) <= 400 // 12, moves
     for i in range(1, 400):
         if i not in moves:
@@ -1093,8 +1106,32 @@ def test_random_edits_never_break_the_builder(
 ) -> None:
     """Half-typed code, broken syntax, CRLF, emoji and lone surrogates: budgets still hold."""
     rng = random.Random(name)
-    pieces = ["{", "}", "(", ")", "\n", "\r\n", "def ", "fn ", "function ", "end", ";", ":",
-              "'", '"', "/*", "#", "😀", "\ud800", "    ", "\t", "x", "<div>", "`", "\\"]
+    pieces = [
+        "{",
+        "}",
+        "(",
+        ")",
+        "\n",
+        "\r\n",
+        "def ",
+        "fn ",
+        "function ",
+        "end",
+        ";",
+        ":",
+        "'",
+        '"',
+        "/*",
+        "#",
+        "😀",
+        "\ud800",
+        "    ",
+        "\t",
+        "x",
+        "<div>",
+        "`",
+        "\\",
+    ]
     doc = Document(f"file:///src/{name}", language_id, 1, SAMPLES[(language_id, name)])
     for _ in range(40):
         line = rng.randrange(doc.line_count + 1)

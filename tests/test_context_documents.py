@@ -48,9 +48,9 @@ def rng_range(doc_text: str, rng: random.Random) -> Range:
 
     def position() -> Position:
         line = rng.randrange(len(lines) + 1)  # one past the end: clamped
-        width = len(lines[line].encode("utf-16-le", "surrogatepass")) // 2 if line < len(
-            lines
-        ) else 3
+        width = (
+            len(lines[line].encode("utf-16-le", "surrogatepass")) // 2 if line < len(lines) else 3
+        )
         return Position(line=line, character=rng.randrange(width + 3))
 
     a, b = position(), position()
@@ -93,8 +93,9 @@ def rng_insert(rng: random.Random) -> str:
 
 
 def edit(doc: Document, sl: int, sc: int, el: int, ec: int, text: str) -> None:
-    doc.apply_change(Range(start=Position(line=sl, character=sc),
-                           end=Position(line=el, character=ec)), text)
+    doc.apply_change(
+        Range(start=Position(line=sl, character=sc), end=Position(line=el, character=ec)), text
+    )
 
 
 # --- positions -------------------------------------------------------------------------
@@ -237,9 +238,7 @@ def test_random_edits_match_reference(seed: int) -> None:
     for line, content in enumerate(lines):
         width = len(content.encode("utf-16-le", "surrogatepass")) // 2
         for character in {0, width // 2, width}:
-            assert doc.offset_at(line, character) == ref_offset(
-                text, line, character, clamp=False
-            )
+            assert doc.offset_at(line, character) == ref_offset(text, line, character, clamp=False)
 
 
 @pytest.mark.parametrize("language", ["python", "javascript", "go", "rust", "c", "lua"])

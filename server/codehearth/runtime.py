@@ -39,6 +39,14 @@ class Runtime:
     startup_error: str | None = None
     # Set when the model must be downloaded first (a Hub model not in the cache).
     needs_download: bool = False
+    # While downloading: {"percent", "done_bytes", "total_bytes"}.
+    download_progress: dict[str, float | int | None] | None = None
+    # Called (from any thread) when the state a status item shows may have changed.
+    on_change: Callable[[], None] | None = None
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def start(self) -> None:
         """Choose the model and start loading it in the background (or flag a download)."""
@@ -74,13 +82,25 @@ class Runtime:
         from .models.download import DownloadError, pull_model
 
         assert self.entry is not None
+
+        def track(update) -> None:
+            self.download_progress = {
+                "percent": round(float(update.percent or 0), 1),
+                "done_bytes": update.downloaded,
+                "total_bytes": update.total,
+            }
+            self.changed()
+            if progress is not None:
+                progress(update)
+
         try:
-            path = pull_model(self.entry, progress=progress)
+            path = pull_model(self.entry, progress=track)
         except DownloadError as exc:
             self._failed(str(exc))
             return
         finally:
             self.needs_download = False
+            self.download_progress = None
         self.start_engine(path)
 
     def start_engine(self, path: Path) -> None:
@@ -98,7 +118,9 @@ class Runtime:
             fim=self.entry.fim,
         )
         self.engine = Engine(config)
+        self.engine.listeners.append(self.changed)
         self.engine.start()
+        self.changed()
         self.completion = CompletionService(
             engine=self.engine, sampling=self.entry.sampling, settings=self.options.completion
         )
@@ -106,6 +128,7 @@ class Runtime:
     def _failed(self, message: str) -> None:
         self.startup_error = message
         log.error("%s", message)
+        self.changed()
 
     def error(self) -> str | None:
         if self.startup_error:
@@ -121,7 +144,7 @@ class Runtime:
         if self.needs_download:
             return "downloading"
         if self.engine is not None and self.engine.ready:
-            return "ready"
+            return "busy" if self.engine.busy else "ready"
         return "loading"
 
     def stop(self) -> None:

@@ -24,6 +24,12 @@ class ServerSession:
         self.progress: list[types.ProgressParams] = []
         self._stderr_task: asyncio.Task | None = None
         self._versions: dict[str, int] = {}
+        # (monotonic arrival time, status object) of each codehearth/status push.
+        self.statuses: list[tuple[float, dict[str, Any]]] = []
+
+        @self.client.feature("codehearth/status")
+        def _status(params: Any) -> None:
+            self.statuses.append((asyncio.get_running_loop().time(), _unstructure(params)))
 
         @self.client.feature(types.WINDOW_SHOW_MESSAGE)
         def _show(params: types.ShowMessageParams) -> None:

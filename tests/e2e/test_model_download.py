@@ -49,6 +49,11 @@ async def test_missing_hub_model_downloads_with_progress_then_serves(server_fact
         if (p.value.get("kind") if isinstance(p.value, dict) else p.value.kind) == "report"
     ]
     assert percents and percents == sorted(percents) and percents[-1] == 100
+    # The status item is told too: downloading first, ready at the end.
+    states = [status["state"] for _, status in session.statuses]
+    assert states[0] == "downloading" and "ready" in states, states
+    pushed = [s["progress"] for _, s in session.statuses if s["progress"] is not None]
+    assert all(0 <= p["percent"] <= 100 for p in pushed)
     uri = session.open_file(DATA / "inventory.py")
     assert isinstance(items_of(await session.complete(uri, 39, 15)), list)
 

@@ -40,6 +40,8 @@ class CompletionService:
     sampling: Sampling
     settings: CompletionSettings = field(default_factory=CompletionSettings)
     _stop_ids: frozenset[int] | None = None
+    # Request-to-answer time of the last completion that produced an answer (status item).
+    last_latency_ms: float | None = None
 
     def _params(self, multiline: bool) -> GenerationParams:
         s = self.settings
@@ -98,7 +100,7 @@ class CompletionService:
         job = Job(run=run, key=snap.uri, priority=PRIORITY_COMPLETION)
         future = self.engine.submit(job)
         try:
-            return await asyncio.wrap_future(future)
+            result = await asyncio.wrap_future(future)
         except asyncio.CancelledError:
             if job.superseded:
                 return CompletionResult(items=[], superseded=True)
@@ -106,4 +108,5 @@ class CompletionService:
             raise
         except Cancelled:
             return CompletionResult(items=[], superseded=job.superseded)
-
+        self.last_latency_ms = round(result.latency_ms, 1)
+        return result

@@ -214,8 +214,12 @@ def _anchor_key(
     snap = doc.snap
     above = snap.text[: snap.line_starts[line]]
     spec = snap.language.name if snap.language is not None else None
-    shape = (budget.max_prompt_tokens, budget.max_lines_before, budget.suffix_share,
-             budget.extra_share)
+    shape = (
+        budget.max_prompt_tokens,
+        budget.max_lines_before,
+        budget.suffix_share,
+        budget.extra_share,
+    )
     return (snap.uri, line, len(above), hash(above), spec, use_tree, doc.count, reserve, shape)
 
 
@@ -229,9 +233,7 @@ def _line_reserve(doc: _Doc, line_prefix: str, budget: ContextBudget) -> int:
     return min(reserve, budget.prefix_tokens)
 
 
-def _choose_cut(
-    doc: _Doc, line: int, budget: ContextBudget, use_tree: bool, reserve: int
-) -> int:
+def _choose_cut(doc: _Doc, line: int, budget: ContextBudget, use_tree: bool, reserve: int) -> int:
     window_budget = budget.prefix_tokens - reserve
     first = window_start(line, doc.line_tokens, window_budget, budget.max_lines_before)
     if first == line:
@@ -250,9 +252,7 @@ def _choose_cut(
     return quantized_cut(first, line)
 
 
-def _fit_prefix(
-    doc: _Doc, cut: int, line: int, cursor: int, budget: int
-) -> tuple[int, int, int]:
+def _fit_prefix(doc: _Doc, cut: int, line: int, cursor: int, budget: int) -> tuple[int, int, int]:
     """Move the cut down only if the cursor line outgrew its reserve.
 
     Returns the cut line, the prefix's start offset and its estimated tokens.

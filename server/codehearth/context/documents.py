@@ -215,9 +215,7 @@ class DocumentStore:
         self._max_parse_chars = max_parse_chars
 
     def open(self, uri: str, language_id: str, version: int, text: str) -> Document:
-        document = Document(
-            uri, language_id, version, text, max_parse_chars=self._max_parse_chars
-        )
+        document = Document(uri, language_id, version, text, max_parse_chars=self._max_parse_chars)
         self._documents[uri] = document
         log.debug("opened %s (%s, %d chars)", uri, language_id, len(text))
         return document

@@ -127,7 +127,9 @@ def _set(*names: str) -> frozenset[str]:
 
 
 _JS_FUNCS = _set(
-    "function_declaration", "generator_function_declaration", "method_definition",
+    "function_declaration",
+    "generator_function_declaration",
+    "method_definition",
 )
 _JS_COMMON = {
     "container_types": _set("class_declaration", "class"),
@@ -151,61 +153,98 @@ _C_TYPES = _set("struct_specifier", "enum_specifier", "union_specifier", "type_d
 
 # name -> (module, attribute, spec keyword arguments)
 _GRAMMARS: dict[str, tuple[str, str, dict[str, object]]] = {
-    "python": ("tree_sitter_python", "language", {
-        "function_types": _set("function_definition"),
-        "container_types": _set("class_definition"),
-        "member_types": _set("expression_statement"),
-        "wrapper_types": _set("decorated_definition"),
-        "import_types": _set(
-            "import_statement", "import_from_statement", "future_import_statement"
-        ),
-        "elision": " ...",
-    }),
-    "javascript": ("tree_sitter_javascript", "language", {
-        "function_types": _JS_FUNCS, **_JS_COMMON,
-    }),
+    "python": (
+        "tree_sitter_python",
+        "language",
+        {
+            "function_types": _set("function_definition"),
+            "container_types": _set("class_definition"),
+            "member_types": _set("expression_statement"),
+            "wrapper_types": _set("decorated_definition"),
+            "import_types": _set(
+                "import_statement", "import_from_statement", "future_import_statement"
+            ),
+            "elision": " ...",
+        },
+    ),
+    "javascript": (
+        "tree_sitter_javascript",
+        "language",
+        {
+            "function_types": _JS_FUNCS,
+            **_JS_COMMON,
+        },
+    ),
     "typescript": ("tree_sitter_typescript", "language_typescript", {**_JS_COMMON, **_TS_EXTRA}),
     "tsx": ("tree_sitter_typescript", "language_tsx", {**_JS_COMMON, **_TS_EXTRA}),
-    "go": ("tree_sitter_go", "language", {
-        "function_types": _set("function_declaration", "method_declaration"),
-        "type_types": _set("type_declaration"),
-        "import_types": _set("import_declaration", "package_clause"),
-    }),
-    "rust": ("tree_sitter_rust", "language", {
-        "function_types": _set("function_item", "function_signature_item"),
-        "container_types": _set("impl_item", "trait_item", "mod_item"),
-        "type_types": _set("struct_item", "enum_item", "union_item", "type_item"),
-        "member_types": _set("const_item", "associated_type", "type_item"),
-        "import_types": _set("use_declaration", "extern_crate_declaration"),
-    }),
-    "c": ("tree_sitter_c", "language", {
-        "function_types": _set("function_definition"),
-        "type_types": _C_TYPES,
-        "import_types": _set("preproc_include"),
-    }),
-    "cpp": ("tree_sitter_cpp", "language", {
-        "function_types": _set("function_definition"),
-        "container_types": _set("class_specifier", "struct_specifier", "namespace_definition"),
-        "type_types": _set("enum_specifier", "union_specifier", "type_definition",
-                           "alias_declaration"),
-        "member_types": _set("field_declaration", "access_specifier", "declaration"),
-        "wrapper_types": _set("template_declaration"),
-        "import_types": _set("preproc_include", "using_declaration"),
-    }),
-    "java": ("tree_sitter_java", "language", {
-        "function_types": _set("method_declaration", "constructor_declaration"),
-        "container_types": _set(
-            "class_declaration", "interface_declaration", "enum_declaration",
-            "record_declaration", "annotation_type_declaration",
-        ),
-        "member_types": _set("field_declaration", "constant_declaration"),
-        "import_types": _set("import_declaration", "package_declaration"),
-    }),
-    "lua": ("tree_sitter_lua", "language", {
-        "function_types": _set("function_declaration"),
-        "elision": " ...",
-        "require_call": "require",
-    }),
+    "go": (
+        "tree_sitter_go",
+        "language",
+        {
+            "function_types": _set("function_declaration", "method_declaration"),
+            "type_types": _set("type_declaration"),
+            "import_types": _set("import_declaration", "package_clause"),
+        },
+    ),
+    "rust": (
+        "tree_sitter_rust",
+        "language",
+        {
+            "function_types": _set("function_item", "function_signature_item"),
+            "container_types": _set("impl_item", "trait_item", "mod_item"),
+            "type_types": _set("struct_item", "enum_item", "union_item", "type_item"),
+            "member_types": _set("const_item", "associated_type", "type_item"),
+            "import_types": _set("use_declaration", "extern_crate_declaration"),
+        },
+    ),
+    "c": (
+        "tree_sitter_c",
+        "language",
+        {
+            "function_types": _set("function_definition"),
+            "type_types": _C_TYPES,
+            "import_types": _set("preproc_include"),
+        },
+    ),
+    "cpp": (
+        "tree_sitter_cpp",
+        "language",
+        {
+            "function_types": _set("function_definition"),
+            "container_types": _set("class_specifier", "struct_specifier", "namespace_definition"),
+            "type_types": _set(
+                "enum_specifier", "union_specifier", "type_definition", "alias_declaration"
+            ),
+            "member_types": _set("field_declaration", "access_specifier", "declaration"),
+            "wrapper_types": _set("template_declaration"),
+            "import_types": _set("preproc_include", "using_declaration"),
+        },
+    ),
+    "java": (
+        "tree_sitter_java",
+        "language",
+        {
+            "function_types": _set("method_declaration", "constructor_declaration"),
+            "container_types": _set(
+                "class_declaration",
+                "interface_declaration",
+                "enum_declaration",
+                "record_declaration",
+                "annotation_type_declaration",
+            ),
+            "member_types": _set("field_declaration", "constant_declaration"),
+            "import_types": _set("import_declaration", "package_declaration"),
+        },
+    ),
+    "lua": (
+        "tree_sitter_lua",
+        "language",
+        {
+            "function_types": _set("function_declaration"),
+            "elision": " ...",
+            "require_call": "require",
+        },
+    ),
 }
 
 _LANGUAGE_IDS = {

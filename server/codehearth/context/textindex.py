@@ -83,9 +83,7 @@ def splice_line_starts(
     if tail:
         limit = tail[0]
         middle = [
-            m.end()
-            for m in LINE_BREAK.finditer(new_text, region_start, limit)
-            if m.end() < limit
+            m.end() for m in LINE_BREAK.finditer(new_text, region_start, limit) if m.end() < limit
         ]
     else:
         middle = [m.end() for m in LINE_BREAK.finditer(new_text, region_start)]

@@ -74,6 +74,9 @@ class Engine:
         self.session_info: dict[str, Any] = {}
         self.load_notes: list[str] = []
         self.loaded_gpu_layers: int | None = None
+        # Called on the worker thread when the engine loads, fails, starts or ends a job;
+        # the status publisher turns these into codehearth/status pushes.
+        self.listeners: list[Callable[[], None]] = []
         self._lock = threading.Condition()
         self._pending: list[Job] = []
         self._running: Job | None = None
@@ -164,6 +167,21 @@ class Engine:
         with self._lock:
             return len(self._pending)
 
+    @property
+    def busy(self) -> bool:
+        """A job is running or waiting. A job whose answer is out counts as done, so a
+        client that asks right after its answer does not see "busy"."""
+        with self._lock:
+            running = self._running is not None and not self._running.future.done()
+            return running or bool(self._pending)
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # a status listener must never take the worker down
+                log.debug("engine listener failed", exc_info=True)
+
     # -- worker -------------------------------------------------------------
     def _main(self) -> None:
         session = self._load()
@@ -208,8 +226,10 @@ class Engine:
         self.session_info = {
             "n_ctx": session.n_ctx,
             "fim": session.fim.family if session.fim else None,
+            **model_facts(session.metadata),
         }
         self._loaded.set()
+        self._notify()
 
     def _fail(self, exc: BaseException) -> None:
         log.error("model %s failed to load: %s", self.config.model_name, exc)
@@ -219,6 +239,7 @@ class Engine:
             for job in self._pending:
                 job.future.set_exception(EngineUnavailable(str(exc)))
             self._pending.clear()
+        self._notify()
 
     def _next_job(self) -> Job | None:
         with self._lock:
@@ -229,7 +250,8 @@ class Engine:
             job = min(self._pending, key=lambda j: (j.priority, j.seq))
             self._pending.remove(job)
             self._running = job
-            return job
+        self._notify()
+        return job
 
     def _run(self, session: ModelSession, job: Job) -> None:
         try:
@@ -259,6 +281,7 @@ class Engine:
         finally:
             with self._lock:
                 self._running = None
+            self._notify()
 
     def _count(self, *, cancelled: bool = False, failed: bool = False) -> None:
         with self._lock:
@@ -268,6 +291,23 @@ class Engine:
                 self.counters.failed += 1
             else:
                 self.counters.completed += 1
+
+
+def model_facts(metadata: dict[str, str]) -> dict[str, Any]:
+    """Quantization and layer count from llama.cpp's metadata (strings), for the status."""
+    from gguf import LlamaFileType
+
+    arch = metadata.get("general.architecture", "")
+    blocks = metadata.get(f"{arch}.block_count", "")
+    quant: str | None = None
+    raw = metadata.get("general.file_type", "")
+    if raw.isdigit():
+        try:
+            quant = LlamaFileType(int(raw)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
+        except ValueError:
+            quant = f"ftype {raw}"
+    # The output layer is offloadable too: llama.cpp counts n_layer + 1.
+    return {"quant": quant, "total_layers": int(blocks) + 1 if blocks.isdigit() else None}
 
 
 def _drop(job: Job, why: str) -> None:

@@ -48,6 +48,7 @@ def register(server: CodehearthServer) -> None:
     async def initialized(ls: CodehearthServer, params: types.InitializedParams) -> None:
         from .loading import download_then_load, watch_load
 
+        start_status_push(ls)
         if ls.runtime.needs_download:
             ls.background = asyncio.ensure_future(download_then_load(ls))
         else:
@@ -55,7 +56,20 @@ def register(server: CodehearthServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodehearthServer, params: None = None) -> None:
+        if ls.status_publisher is not None:
+            ls.status_publisher.stop()
         ls.runtime.stop()
+
+
+def start_status_push(ls: CodehearthServer) -> None:
+    from .status import StatusPublisher
+
+    if ls.status_publisher is not None:
+        return
+    ls.status_publisher = StatusPublisher(ls)
+    ls.status_publisher.start()
+    ls.runtime.on_change = ls.status_publisher.poke
+    ls.status_publisher.poke()
 
 
 def report_startup_error(ls: CodehearthServer) -> bool:

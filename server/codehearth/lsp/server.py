@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from pygls.lsp.server import LanguageServer
 
@@ -11,6 +12,9 @@ from .. import __version__
 from ..runtime import Runtime
 from .options import ServeOptions
 from .protocol import CodehearthProtocol, install_lenient_json
+
+if TYPE_CHECKING:
+    from .status import StatusPublisher
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +26,7 @@ class CodehearthServer(LanguageServer):
         self.runtime = Runtime(options)
         self.error_shown = False
         self.background: asyncio.Future | None = None
+        self.status_publisher: StatusPublisher | None = None
 
 
 def create_server(options: ServeOptions | None = None) -> CodehearthServer:

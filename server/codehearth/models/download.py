@@ -14,6 +14,7 @@ reads them again at call time so a later change of environment (tests, a CLI fla
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -290,6 +291,11 @@ def _hub_errors(entry: ModelEntry, filename: str | None, endpoint: str) -> Itera
     except ValueError as exc:  # HFValidationError: malformed repo id or revision
         raise DownloadError(f"{where}: {exc}") from exc
     except OSError as exc:  # disk full, permissions, size check after retries
+        if exc.errno == errno.ENOSPC:
+            raise DownloadError(
+                f"{where}: the disk filled up during the download; the partial file was "
+                "removed. Free some space or set HF_HOME to a larger disk, then retry"
+            ) from exc
         raise DownloadError(f"{where}: download failed: {exc}") from exc
 
 

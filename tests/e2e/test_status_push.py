@@ -1,0 +1,79 @@
+"""codehearth/status pushes: what a status item sees, and how often it is told."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+
+DATA = Path(__file__).parent.parent / "data"
+DETERMINISTIC = {"completion": {"temperature": 0.0}}
+
+
+async def _wait_for_push(session, predicate, timeout: float = 30) -> dict:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for _, status in reversed(session.statuses):
+            if predicate(status):
+                return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no matching push in {[s['state'] for _, s in session.statuses]}")
+
+
+async def test_pushes_ready_then_completion_numbers(server_factory):
+    session = await server_factory(init_options=DETERMINISTIC)
+    ready = await _wait_for_push(session, lambda s: s["state"] == "ready")
+    assert ready["model"] == "smollm2-135m"
+    assert ready["quant"] == "Q4_1"
+    assert ready["device"] == "cpu"
+    assert ready["vram"] is None  # CPU: no VRAM numbers at all, not zeros
+    assert ready["total_layers"] == 31  # 30 blocks + the output layer
+    assert ready["gpu_layers"] == 0
+    assert ready["rss_bytes"] > 50 * 2**20
+
+    uri = session.open_file(DATA / "inventory.py")
+    lines = (DATA / "inventory.py").read_text().splitlines()
+    line = lines.index("    def count(self) -> int:") + 1
+    await session.complete(uri, line, len("        return "))
+    after = await _wait_for_push(session, lambda s: s["last_latency_ms"] is not None)
+    assert after["state"] in ("ready", "busy")
+    assert after["last_latency_ms"] > 0
+    assert after["tokens_per_s"] is not None and after["tokens_per_s"] > 0
+    # The same object on demand, with the details.
+    status = await session.status()
+    assert status["last_latency_ms"] == after["last_latency_ms"]
+    assert 0 <= status["prompt_reuse"] <= 1
+
+
+async def test_pushes_are_coalesced_to_one_a_second(server_factory):
+    session = await server_factory(init_options=DETERMINISTIC)
+    await session.wait_state("ready")
+    uri = session.open_file(DATA / "inventory.py")
+    lines = (DATA / "inventory.py").read_text().splitlines()
+    line = lines.index("    def count(self) -> int:") + 1
+    text = "        return len(self.items)"
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    session.statuses.clear()
+    for col in range(len("        return "), len(text)):
+        session.change(uri, line, col, text[col])
+        await session.complete(uri, line, col + 1)
+    elapsed = loop.time() - started
+    # The trailing push ("ready" after the last completion) arrives within a second.
+    final = await _wait_for_push(session, lambda s: s["state"] == "ready", timeout=5)
+    times = [t for t, _ in session.statuses]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(times) >= 2, "busy/ready changes during typing are pushed"
+    assert len(times) <= elapsed + 3
+    assert min(gaps) >= 0.9, gaps
+    assert final["last_latency_ms"] is not None
+
+
+async def test_error_state_is_pushed(server_factory, tmp_path):
+    manifest = tmp_path / "models.toml"
+    manifest.write_text('[models.ghost]\npath = "nothing.gguf"\n')
+    session = await server_factory(init_options={"manifest": str(manifest), "model": "ghost"})
+    failed = await _wait_for_push(session, lambda s: s["state"] == "error")
+    assert "nothing.gguf" in failed["error"]
+    assert failed["model"] == "ghost"
