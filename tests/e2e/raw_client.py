@@ -19,7 +19,9 @@ class RawLspClient:
         self.stderr = bytearray()
         self._tasks: list[asyncio.Task] = []
 
-    async def start(self, *args: str, init_options: dict | None = None) -> dict:
+    async def start(
+        self, *args: str, init_options: dict | None = None, process_id: int | None = None
+    ) -> dict:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -38,7 +40,7 @@ class RawLspClient:
         result = await self.request(
             "initialize",
             {
-                "processId": None,
+                "processId": process_id,
                 "rootUri": None,
                 "capabilities": {},
                 "initializationOptions": init_options,

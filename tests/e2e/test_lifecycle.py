@@ -248,3 +248,47 @@ async def test_a_long_editing_session_does_not_grow_memory():
         assert grown < 15, f"RSS grew {grown:.1f} MiB over 20,000 keystrokes"
     finally:
         await client.stop()
+
+
+async def test_exit_without_shutdown_exits_with_1():
+    """LSP: exit without a preceding shutdown means the client gave up; the code says so."""
+    client = await _start(QUICK)
+
+    async def exit_notification() -> None:
+        await client.notify("exit", None)
+
+    code, seconds = await _exit_after(client, exit_notification)
+    print(f"\nexit without shutdown: exit {code} after {seconds:.2f} s")
+    assert code == 1
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_editor_process_gone_exits_even_with_pipes_open():
+    """The editor named its process id in initialize and died, but something still holds
+    the pipes open (a crashed editor's orphaned helper): the server notices and exits."""
+    editor = await asyncio.create_subprocess_exec("sleep", "60")
+    client = RawLspClient()
+    await client.start(init_options=QUICK, process_id=editor.pid)
+    assert (await _status(client))["state"] in ("loading", "ready")
+
+    async def editor_dies() -> None:
+        editor.kill()
+        await editor.wait()
+
+    code, seconds = await _exit_after(client, editor_dies)
+    print(f"\neditor process gone: exit {code} after {seconds:.2f} s")
+    assert code == 0
+    assert seconds < EXIT_BOUND_S
+
+
+async def test_unknown_process_id_is_not_watched():
+    """A process id the server cannot see (another PID namespace, e.g. a container) must not
+    make it exit: it keeps serving."""
+    client = RawLspClient()
+    await client.start(init_options=QUICK, process_id=2**22 + 12345)
+    await asyncio.sleep(2.5)
+    assert client.proc is not None and client.proc.returncode is None
+    assert (await _status(client))["state"] in ("loading", "ready")
+    await client.request("shutdown", None, timeout=30)
+    await client.notify("exit", None)
+    assert await asyncio.wait_for(client.proc.wait(), 10) == 0

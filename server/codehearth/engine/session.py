@@ -82,8 +82,16 @@ class ModelSession:
             raise WrongThread("the llama.cpp context may only be used by its worker thread")
 
     @property
+    def n_ctx_train(self) -> int:
+        return int(self.llm._model.n_ctx_train())
+
+    @property
     def n_ctx(self) -> int:
-        return self.llm.n_ctx()
+        """The usable context: what was allocated, but never more than the model was
+        trained on (beyond that, llama.cpp runs but the output turns to noise)."""
+        allocated = self.llm.n_ctx()
+        trained = self.n_ctx_train
+        return min(allocated, trained) if trained > 0 else allocated
 
     @property
     def metadata(self) -> dict[str, Any]:

@@ -223,6 +223,13 @@ class Engine:
 
     def _ready(self, session: ModelSession) -> None:
         session.on_stats = self.counters.add
+        trained = session.n_ctx_train
+        if 0 < trained < self.config.n_ctx:
+            self.load_notes.append(
+                f"{self.config.model_name} was trained with a {trained}-token context but "
+                f"{self.config.n_ctx} was requested: prompts are kept within {trained} tokens "
+                f"(set context = {trained} or less to save the memory)"
+            )
         self.session_info = {
             "n_ctx": session.n_ctx,
             "fim": session.fim.family if session.fim else None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from lsprotocol import types
 from pydantic import ValidationError
@@ -13,6 +14,8 @@ from .options import InitOptions
 from .server import CodehearthServer
 
 log = logging.getLogger(__name__)
+
+PROCESS_POLL_S = 0.5
 
 
 def _init_options(ls: CodehearthServer, raw: object) -> InitOptions | None:
@@ -43,6 +46,8 @@ def register(server: CodehearthServer) -> None:
         options = ls.cli_options.merged_with(_init_options(ls, params.initialization_options))
         ls.runtime = Runtime(options)
         ls.runtime.start()
+        if params.process_id is not None:
+            watch_editor_process(ls, params.process_id)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodehearthServer, params: types.InitializedParams) -> None:
@@ -56,9 +61,57 @@ def register(server: CodehearthServer) -> None:
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: CodehearthServer, params: None = None) -> None:
+        ls.shutdown_received = True
         if ls.status_publisher is not None:
             ls.status_publisher.stop()
         ls.runtime.stop()
+
+    @server.feature(types.EXIT)
+    def exit_(ls: CodehearthServer, params: None = None) -> None:
+        # LSP: exit code 0 after shutdown, 1 without (the client gave up on us).
+        leave(ls, 0 if ls.shutdown_received else 1, "exit notification")
+
+
+def leave(ls: CodehearthServer, code: int, why: str) -> None:
+    """Free the model and end the process at once.
+
+    pygls's own exit path waits for its stdin reader thread, which stays blocked in
+    read() while the pipe is open; nothing is left to do after exit, so don't wait.
+    """
+    log.info("exiting (%s)", why)
+    try:
+        ls.runtime.stop()
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def watch_editor_process(ls: CodehearthServer, pid: int) -> None:
+    """LSP processId: when the editor process is gone, exit even if the pipes stay open
+    (an orphaned helper may hold them)."""
+    if os.name != "posix" or pid == os.getpid():
+        return  # os.kill(pid, 0) would terminate the process on Windows
+    if not _alive(pid):
+        # Another PID namespace (the editor outside a container): we cannot watch it.
+        log.info("editor process %d is not visible from here; not watching it", pid)
+        return
+
+    async def watch() -> None:
+        while _alive(pid):
+            await asyncio.sleep(PROCESS_POLL_S)
+        leave(ls, 0, f"editor process {pid} is gone")
+
+    ls.process_watch = asyncio.ensure_future(watch())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def start_status_push(ls: CodehearthServer) -> None:

@@ -27,6 +27,8 @@ class CodehearthServer(LanguageServer):
         self.error_shown = False
         self.background: asyncio.Future | None = None
         self.status_publisher: StatusPublisher | None = None
+        self.process_watch: asyncio.Future | None = None
+        self.shutdown_received = False
 
 
 def create_server(options: ServeOptions | None = None) -> CodehearthServer:
