@@ -140,8 +140,14 @@ def test_completion_preempts_chat_which_then_resumes(engine):
 def test_model_is_only_touched_by_its_worker_thread(engine):
     holder: dict[str, ModelSession] = {}
     engine.submit(Job(run=lambda session, job: holder.setdefault("s", session))).result(30)
+    session = holder["s"]
     with pytest.raises(WrongThread):
-        holder["s"].tokenize("print('hello')")
+        session.tokenize("print('hello')")
+    # Not even the raw llama.cpp object can be reached from here.
+    with pytest.raises(WrongThread):
+        _ = session.llm
+    with pytest.raises(WrongThread):
+        session.count_tokens("x = 1\n")
 
 
 def test_queue_is_bounded():

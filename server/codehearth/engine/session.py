@@ -53,7 +53,7 @@ class ModelSession:
         self._owner = threading.get_ident()
         self.config = config
         threads = config.n_threads or max(1, os.cpu_count() or 1)
-        self.llm: llama_cpp.Llama = llama_cpp.Llama(
+        self._llm: llama_cpp.Llama = llama_cpp.Llama(
             model_path=config.model_path,
             n_ctx=config.n_ctx,
             n_gpu_layers=config.n_gpu_layers,
@@ -62,7 +62,7 @@ class ModelSession:
             n_batch=config.n_batch,
             verbose=False,
         )
-        self._vocab = self.llm._model.vocab
+        self._vocab = self._llm._model.vocab
         # The context builder asks per line, per keystroke: one bounded memo serves it
         # and the assist commands alike.
         self.count_tokens = CachedTokenCounter(self._count_uncached)
@@ -80,6 +80,13 @@ class ModelSession:
     def check_thread(self) -> None:
         if threading.get_ident() != self._owner:
             raise WrongThread("the llama.cpp context may only be used by its worker thread")
+
+    @property
+    def llm(self) -> llama_cpp.Llama:
+        """The llama.cpp model and context; every access asserts the owning thread, so no
+        code path can reach it from the event loop or another thread by mistake."""
+        self.check_thread()
+        return self._llm
 
     @property
     def n_ctx_train(self) -> int:
@@ -211,7 +218,7 @@ class ModelSession:
 
     def close(self) -> None:
         self.check_thread()
-        self.llm.close()
+        self._llm.close()
 
 
 class _TextStream:

@@ -98,6 +98,7 @@ end
 local function completion()
   start()
   result.statusline = ch.statusline()
+  result.status_pushed = require("codehearth.status").pushed -- informational
   result.inline_enabled = vim.lsp.inline_completion.is_enabled({ bufnr = 0 })
   result.accept_mapping = vim.fn.maparg("<Tab>", "i", false, true).desc
   -- Places where a prefix-only model usually has something to say; the first that
