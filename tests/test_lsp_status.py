@@ -46,7 +46,7 @@ def _server(plan: OffloadPlan | None, loaded_layers: int) -> SimpleNamespace:
         engine=engine,
         layers=SimpleNamespace(plan=plan, summary="summary line"),
     )
-    return SimpleNamespace(runtime=runtime)
+    return SimpleNamespace(runtime=runtime, host_registry=None)
 
 
 def test_gpu_status_reports_process_and_device_vram(monkeypatch: pytest.MonkeyPatch) -> None:

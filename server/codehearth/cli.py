@@ -81,8 +81,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    options = _serve_options(args, log_content=args.log_content)
+    if args.shared or os.environ.get("CODEHEARTH_SHARED", "") == "1":
+        from .shared.relay import serve_shared
+
+        return serve_shared(options, args.idle_timeout)
     channel = _private_lsp_stdout() if args.tcp is None else None
-    server = create_server(_serve_options(args, log_content=args.log_content))
+    server = create_server(options)
     try:
         if args.tcp is None:
             server.start_io(stdin=sys.stdin.buffer, stdout=channel)
@@ -91,6 +96,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.runtime.stop()
     return 0
+
+
+def cmd_engine(args: argparse.Namespace) -> int:
+    from .shared.engine import run_engine
+
+    _setup_logging(args.log_level)
+    return run_engine(args.idle_timeout)
+
+
+def cmd_ps(args: argparse.Namespace) -> int:
+    from .shared.ps import print_ps
+
+    return print_ps(as_json=args.json)
 
 
 def _host_allowed(host: str, allow_remote: bool) -> bool:
@@ -155,7 +173,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--allow-remote", action="store_true", help="allow a non-loopback --host (not private)"
     )
+    serve.add_argument(
+        "--shared",
+        action="store_true",
+        help="use the user's shared engine (one resident model for all editors; "
+        "started if not running). Also: CODEHEARTH_SHARED=1",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=300.0,
+        help="with --shared: seconds a started engine stays up with no editor (default 300)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    engine = sub.add_parser(
+        "engine", parents=[common], help="run the shared engine (normally started by serve)"
+    )
+    engine.add_argument("--idle-timeout", type=float, default=300.0)
+    engine.set_defaults(func=cmd_engine)
+    ps = sub.add_parser("ps", parents=[common], help="show the shared engine, models, editors")
+    ps.add_argument("--json", action="store_true")
+    ps.set_defaults(func=cmd_ps)
 
     complete = sub.add_parser(
         "complete", parents=[common], help="one completion at a position, with timings"

@@ -1,4 +1,10 @@
-"""The pieces one running codehearth holds: manifest, documents, engine, services.
+"""The pieces one running codehearth holds: a model host, documents, services.
+
+A `ModelHost` is the model: manifest entry, download, engine. A `Runtime` is one
+editor connection: its documents, its completion settings and chats, and the host it
+uses. In-process (`codehearth serve`) each runtime owns its host; in the shared engine
+(`codehearth engine`) runtimes of many editors use one host per model from a
+`HostRegistry`, so a model is resident once per user and machine.
 
 Shared by the language server and the one-shot CLI commands so both take the
 same path from a manifest entry to a resident model.
@@ -6,10 +12,13 @@ same path from a manifest entry to a resident model.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .completion.service import CompletionService
 from .context.documents import DocumentStore
@@ -22,19 +31,21 @@ from .models.resolve import ModelNotFound, resolve_model_path
 
 log = logging.getLogger(__name__)
 
+_client_ids = itertools.count(1)
+
 
 class StartupError(Exception):
     """The configured model cannot be started; the message says why and what to do."""
 
 
 @dataclass
-class Runtime:
+class ModelHost:
+    """One model: chosen from the manifest, downloaded if need be, loaded in an engine."""
+
     options: ServeOptions
-    store: DocumentStore = field(default_factory=DocumentStore)
     manifest: Manifest | None = None
     entry: ModelEntry | None = None
     engine: Engine | None = None
-    completion: CompletionService | None = None
     layers: LayerDecision | None = None
     startup_error: str | None = None
     # Set when the model must be downloaded first (a Hub model not in the cache).
@@ -42,14 +53,19 @@ class Runtime:
     # While downloading: {"percent", "done_bytes", "total_bytes"}.
     download_progress: dict[str, float | int | None] | None = None
     # Called (from any thread) when the state a status item shows may have changed.
-    on_change: Callable[[], None] | None = None
+    listeners: list[Callable[[], None]] = field(default_factory=list)
+    started: bool = False
+    _download_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+        for listener in list(self.listeners):
+            listener()
 
     def start(self) -> None:
         """Choose the model and start loading it in the background (or flag a download)."""
+        if self.started:
+            return
+        self.started = True
         try:
             self.manifest = load_manifest(self.options.manifest)
             self.entry = self._choose_entry(self.manifest)
@@ -78,7 +94,13 @@ class Runtime:
         return manifest.model_for("completion", self.options.model)
 
     def download(self, progress: Callable | None = None) -> None:
-        """Fetch the chosen Hub model (blocking: run it off the event loop), then load it."""
+        """Fetch the chosen Hub model (blocking: run it off the event loop), then load it.
+        Several editors may ask at once in the shared engine: one downloads."""
+        with self._download_lock:
+            if self.needs_download:
+                self._download(progress)
+
+    def _download(self, progress: Callable | None) -> None:
         from .models.download import DownloadError, pull_model
 
         assert self.entry is not None
@@ -121,9 +143,6 @@ class Runtime:
         self.engine.listeners.append(self.changed)
         self.engine.start()
         self.changed()
-        self.completion = CompletionService(
-            engine=self.engine, sampling=self.entry.sampling, settings=self.options.completion
-        )
 
     def _failed(self, message: str) -> None:
         self.startup_error = message
@@ -150,3 +169,135 @@ class Runtime:
     def stop(self) -> None:
         if self.engine is not None:
             self.engine.shutdown()
+
+
+def host_key(options: ServeOptions) -> tuple[Any, ...]:
+    """What makes two editors' models the same resident model."""
+    return (
+        options.manifest,
+        options.model,
+        options.context,
+        options.n_gpu_layers,
+        options.n_threads,
+    )
+
+
+class HostRegistry:
+    """The shared engine's models: one host per distinct model configuration."""
+
+    def __init__(self) -> None:
+        self._hosts: dict[tuple[Any, ...], ModelHost] = {}
+        self._lock = threading.Lock()
+
+    def host_for(self, options: ServeOptions) -> ModelHost:
+        with self._lock:
+            key = host_key(options)
+            host = self._hosts.get(key)
+            if host is None:
+                host = self._hosts[key] = ModelHost(options)
+            return host
+
+    def hosts(self) -> list[ModelHost]:
+        with self._lock:
+            return list(self._hosts.values())
+
+    def stop(self) -> None:
+        for host in self.hosts():
+            host.stop()
+
+
+@dataclass
+class Runtime:
+    """One editor connection: its documents and services, and the model host it uses."""
+
+    options: ServeOptions
+    store: DocumentStore = field(default_factory=DocumentStore)
+    host: ModelHost | None = None
+    # False when the host is shared (the engine process stops it, not a connection).
+    owns_host: bool = True
+    client_id: str = field(default_factory=lambda: f"c{next(_client_ids)}")
+    # Called (from any thread) when the state a status item shows may have changed.
+    on_change: Callable[[], None] | None = None
+    assist: Any = None
+    _completion: CompletionService | None = None
+
+    def __post_init__(self) -> None:
+        if self.host is None:
+            self.host = ModelHost(self.options)
+        self.host.listeners.append(self.changed)
+
+    def changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def start(self) -> None:
+        self.model.start()
+
+    @property
+    def model(self) -> ModelHost:
+        assert self.host is not None
+        return self.host
+
+    # The model host's state, as the features read it.
+    @property
+    def manifest(self) -> Manifest | None:
+        return self.model.manifest
+
+    @property
+    def entry(self) -> ModelEntry | None:
+        return self.model.entry
+
+    @property
+    def engine(self) -> Engine | None:
+        return self.model.engine
+
+    @property
+    def layers(self) -> LayerDecision | None:
+        return self.model.layers
+
+    @property
+    def startup_error(self) -> str | None:
+        return self.model.startup_error
+
+    @property
+    def needs_download(self) -> bool:
+        return self.model.needs_download
+
+    @property
+    def download_progress(self) -> dict[str, float | int | None] | None:
+        return self.model.download_progress
+
+    def download(self, progress: Callable | None = None) -> None:
+        self.model.download(progress)
+
+    def error(self) -> str | None:
+        return self.model.error()
+
+    def state(self) -> str:
+        return self.model.state()
+
+    @property
+    def completion(self) -> CompletionService | None:
+        """This connection's completion service, once the model has an engine."""
+        engine = self.engine
+        if engine is None or self.entry is None:
+            return None
+        if self._completion is None or self._completion.engine is not engine:
+            self._completion = CompletionService(
+                engine=engine,
+                sampling=self.entry.sampling,
+                settings=self.options.completion,
+                owner=self.client_id,
+            )
+        return self._completion
+
+    def stop(self) -> None:
+        """The connection ends: its queued and running work is dropped; an owned model
+        is unloaded."""
+        host = self.model
+        if self.changed in host.listeners:
+            host.listeners.remove(self.changed)
+        if host.engine is not None:
+            host.engine.release(self.client_id)
+        if self.owns_host:
+            host.stop()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..conftest import SMOLLM2
 from ..hub_server import FakeHub
-from .harness import items_of
+from .harness import items_of, wait_for
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -49,7 +49,9 @@ async def test_missing_hub_model_downloads_with_progress_then_serves(server_fact
         if (p.value.get("kind") if isinstance(p.value, dict) else p.value.kind) == "report"
     ]
     assert percents and percents == sorted(percents) and percents[-1] == 100
-    # The status item is told too: downloading first, ready at the end.
+    # The status item is told too: downloading first, ready at the end (pushes are
+    # coalesced to one a second, so the last one may trail the polled state a little).
+    await wait_for(lambda: any(s["state"] == "ready" for _, s in session.statuses), timeout=5)
     states = [status["state"] for _, status in session.statuses]
     assert states[0] == "downloading" and "ready" in states, states
     pushed = [s["progress"] for _, s in session.statuses if s["progress"] is not None]

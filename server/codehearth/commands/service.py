@@ -98,9 +98,15 @@ def resolve_range(
 
 class AssistService:
     def __init__(
-        self, engine: Engine | None, sampling: Sampling | None, *, debug_prompts: bool = False
+        self,
+        engine: Engine | None,
+        sampling: Sampling | None,
+        *,
+        debug_prompts: bool = False,
+        owner: str | None = None,
     ) -> None:
         self.engine = engine
+        self.owner = owner
         self.sampling = sampling
         self.debug_prompts = debug_prompts or os.environ.get(DEBUG_PROMPTS_ENV, "") == "1"
         self.chats = ChatStore()
@@ -118,8 +124,13 @@ class AssistService:
                 runtime.engine,
                 entry.sampling if entry is not None else None,
                 debug_prompts=runtime.options.log_content,
+                owner=runtime.client_id,
             )
-            runtime.assist = service  # type: ignore[attr-defined]
+            runtime.assist = service
+        elif service.engine is not runtime.engine:
+            # Created before the model had an engine (a download was still running).
+            service.engine = runtime.engine
+            service.sampling = runtime.entry.sampling if runtime.entry is not None else None
         return service
 
     def params(self, role: Role, override: SamplingOverride | None):
@@ -167,7 +178,7 @@ class AssistService:
         """
         if self.engine is None:
             raise EngineUnavailable("the model is not started")
-        job = Job(run=run, key=None, priority=PRIORITY_CHAT)
+        job = Job(run=run, key=None, priority=PRIORITY_CHAT, owner=self.owner)
         active.job = job
         if active.soft_cancelled:
             return run.partial(), True

@@ -40,6 +40,8 @@ class CompletionService:
     sampling: Sampling
     settings: CompletionSettings = field(default_factory=CompletionSettings)
     _stop_ids: frozenset[int] | None = None
+    # The editor connection whose work this is (the shared engine serves several).
+    owner: str | None = None
     # Request-to-answer time of the last completion that produced an answer (status item).
     last_latency_ms: float | None = None
 
@@ -97,7 +99,9 @@ class CompletionService:
         def run(session: ModelSession, job: Job) -> CompletionResult:
             return self.run_on_worker(snap, line, character, session, job)
 
-        job = Job(run=run, key=snap.uri, priority=PRIORITY_COMPLETION)
+        # Keyed per connection: two editors on the same file do not supersede each other.
+        key = f"{self.owner}|{snap.uri}" if self.owner else snap.uri
+        job = Job(run=run, key=key, priority=PRIORITY_COMPLETION, owner=self.owner)
         future = self.engine.submit(job)
         try:
             result = await asyncio.wrap_future(future)

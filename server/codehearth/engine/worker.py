@@ -54,6 +54,8 @@ class Job:
     submitted_at: float = field(default_factory=time.perf_counter)
     seq: int = field(default_factory=lambda: next(_sequence))
     superseded: bool = False
+    # The editor connection that asked; its jobs end when it goes (Engine.release).
+    owner: str | None = None
 
     # Set by the engine: True while a more urgent job waits (a keystroke behind a chat).
     urgent_waiting: Callable[[], bool] = field(default=lambda: False)
@@ -161,6 +163,25 @@ class Engine:
                 self._pending.remove(job)
                 _drop(job, "cancelled")
                 self.counters.cancelled += 1
+
+    def release(self, owner: str) -> int:
+        """An editor connection is gone: drop its queued jobs and stop its running one."""
+        dropped = 0
+        with self._lock:
+            kept = []
+            for job in self._pending:
+                if job.owner == owner:
+                    job.cancel()
+                    _drop(job, "the editor disconnected")
+                    dropped += 1
+                else:
+                    kept.append(job)
+            self._pending = kept
+            self.counters.cancelled += dropped
+            if self._running is not None and self._running.owner == owner:
+                self._running.cancel()
+                dropped += 1
+        return dropped
 
     @property
     def queue_depth(self) -> int:

@@ -39,14 +39,21 @@ def _init_options(ls: CodehearthServer, raw: object) -> InitOptions | None:
 def register(server: CodehearthServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodehearthServer, params: types.InitializeParams) -> None:
-        if ls.runtime.manifest is not None or ls.runtime.startup_error is not None:
+        if ls.initialized_once:
             # A second initialize is a client bug; keep the model and documents we have.
             log.warning("initialize received twice; keeping the running model")
             return
+        ls.initialized_once = True
         options = ls.cli_options.merged_with(_init_options(ls, params.initialization_options))
-        ls.runtime = Runtime(options)
+        ls.runtime.stop()
+        if ls.host_registry is None:
+            ls.runtime = Runtime(options)
+        else:  # the shared engine: the model may already be resident for another editor
+            host = ls.host_registry.host_for(options)
+            ls.runtime = Runtime(options, host=host, owns_host=False)
         ls.runtime.start()
-        if params.process_id is not None:
+        if params.process_id is not None and ls.host_registry is None:
+            # Shared engine: the relay process watches the editor, not the engine.
             watch_editor_process(ls, params.process_id)
 
     @server.feature(types.INITIALIZED)
@@ -69,7 +76,7 @@ def register(server: CodehearthServer) -> None:
     @server.feature(types.EXIT)
     def exit_(ls: CodehearthServer, params: None = None) -> None:
         # LSP: exit code 0 after shutdown, 1 without (the client gave up on us).
-        leave(ls, 0 if ls.shutdown_received else 1, "exit notification")
+        ls.leave(0 if ls.shutdown_received else 1, "exit notification")
 
 
 def leave(ls: CodehearthServer, code: int, why: str) -> None:
@@ -99,7 +106,7 @@ def watch_editor_process(ls: CodehearthServer, pid: int) -> None:
     async def watch() -> None:
         while _alive(pid):
             await asyncio.sleep(PROCESS_POLL_S)
-        leave(ls, 0, f"editor process {pid} is gone")
+        ls.leave(0, f"editor process {pid} is gone")
 
     ls.process_watch = asyncio.ensure_future(watch())
 

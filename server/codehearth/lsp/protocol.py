@@ -96,6 +96,12 @@ class CodehearthProtocol(LanguageServerProtocol):
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> None:
         self._user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
 
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> None:
+        # Our exit handler decides (lifecycle.py): end the process, or in the shared
+        # engine only this editor's connection. pygls would sys.exit() either way.
+        self._user_handler(types.EXIT, None)
+
 
 class _LenientJson:
     """json for pygls's reader: a body with invalid UTF-8 is decoded with U+FFFD.

@@ -14,6 +14,9 @@ from .options import ServeOptions
 from .protocol import CodehearthProtocol, install_lenient_json
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..runtime import HostRegistry
     from .status import StatusPublisher
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,20 @@ class CodehearthServer(LanguageServer):
         self.status_publisher: StatusPublisher | None = None
         self.process_watch: asyncio.Future | None = None
         self.shutdown_received = False
+        self.initialized_once = False
+        # Set in the shared engine: models come from it, and an editor leaving ends
+        # only its connection (on_leave), not the process.
+        self.host_registry: HostRegistry | None = None
+        self.on_leave: Callable[[CodehearthServer], None] | None = None
+
+    def leave(self, code: int, why: str) -> None:
+        if self.on_leave is not None:
+            log.info("connection ends (%s)", why)
+            self.on_leave(self)
+            return
+        from .lifecycle import leave
+
+        leave(self, code, why)
 
 
 def create_server(options: ServeOptions | None = None) -> CodehearthServer:

@@ -86,6 +86,11 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
         "rss_bytes": rss_bytes(),
         "last_latency_ms": runtime.completion.last_latency_ms if runtime.completion else None,
         "tokens_per_s": None,
+        # Where the model lives: this process, or the user's shared engine process.
+        "engine": {
+            "kind": "shared" if ls.host_registry is not None else "in-process",
+            "pid": os.getpid(),
+        },
     }
     if engine is None:
         return payload

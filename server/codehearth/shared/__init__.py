@@ -1,0 +1,1 @@
+"""The shared local engine: one resident model per user and machine, many editors."""
