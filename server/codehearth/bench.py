@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -92,40 +93,64 @@ def resolve_files(names: list[str]) -> list[Path]:
     return paths
 
 
-async def replay_server(args: argparse.Namespace, files: list[Path]) -> ReplayReport:
-    from .bench_client import BenchClient
-
-    client = BenchClient()
-    await client.start(
-        args,
-        {
-            "completion": {
-                "multiline": "never",
-                "maxTokensSingle": args.max_tokens,
-                "maxLinesBefore": args.lines_before,
-                "maxLinesAfter": args.lines_after,
-                "temperature": 0.0,
-            },
+def _client_init(args: argparse.Namespace) -> dict:
+    return {
+        "completion": {
+            "multiline": "never",
+            "maxTokensSingle": args.max_tokens,
+            "maxLinesBefore": args.lines_before,
+            "maxLinesAfter": args.lines_after,
+            "temperature": 0.0,
         },
-    )
+    }
+
+
+async def _replay_one(args: argparse.Namespace, files: list[Path], client) -> tuple[list, int]:
     latencies: list[float] = []
     non_empty = 0
+    for path in files:
+        uri, opened, strokes = plan_typing(path, args.start_line, args.keystrokes)
+        client.open(uri, opened, "python" if path.suffix == ".py" else "plaintext")
+        for ks in strokes:
+            started = time.perf_counter()
+            items = await client.type_and_complete(ks)
+            latencies.append((time.perf_counter() - started) * 1000)
+            non_empty += bool(items)
+    return latencies, non_empty
+
+
+async def replay_server(args: argparse.Namespace, files: list[Path]) -> ReplayReport:
+    """`--clients N` editors type at once, each its own files; with `--shared` they all
+    use one shared engine (a private one for the run), otherwise each its own server."""
+    from .bench_client import BenchClient
+
+    n = max(1, args.clients)
+    extra = ["--shared"] if args.shared else []
+    clients = [BenchClient() for _ in range(n)]
+    for client in clients:
+        await client.start(args, _client_init(args), extra)
     try:
-        before = await client.counters()
-        for path in files:
-            uri, opened, strokes = plan_typing(path, args.start_line, args.keystrokes)
-            client.open(uri, opened, "python" if path.suffix == ".py" else "plaintext")
-            for ks in strokes:
-                started = time.perf_counter()
-                items = await client.type_and_complete(ks)
-                latencies.append((time.perf_counter() - started) * 1000)
-                non_empty += bool(items)
-        after = await client.counters()
+        before = [await c.counters() for c in clients]
+        groups = [files[i::n] or files for i in range(n)]
+        runs = await asyncio.gather(
+            *(_replay_one(args, g, c) for g, c in zip(groups, clients, strict=False))
+        )
+        after = [await c.counters() for c in clients]
     finally:
-        await client.stop()
-    prompt = after["prompt_tokens"] - before["prompt_tokens"]
-    reused = after["reused_tokens"] - before["reused_tokens"]
-    return _report("codehearth serve (LSP, stdio)", latencies, reused / max(1, prompt), non_empty)
+        for client in clients:
+            await client.stop()
+    # A shared engine's counters are the engine's: count them once.
+    pairs = (
+        list(zip(before, after, strict=False))[:1]
+        if args.shared
+        else list(zip(before, after, strict=False))
+    )
+    prompt = sum(a["prompt_tokens"] - b["prompt_tokens"] for b, a in pairs)
+    reused = sum(a["reused_tokens"] - b["reused_tokens"] for b, a in pairs)
+    latencies = [ms for run, _ in runs for ms in run]
+    where = "shared engine" if args.shared else "LSP, stdio"
+    name = f"codehearth serve ({where})" + (f" x{n} typing at once" if n > 1 else "")
+    return _report(name, latencies, reused / max(1, prompt), sum(ne for _, ne in runs))
 
 
 def replay_floor(args: argparse.Namespace, files: list[Path], model_path: str) -> ReplayReport:
@@ -194,6 +219,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, default=16)
     p.add_argument("--which", choices=["both", "server", "floor"], default="both")
     p.add_argument("--output", help="write the reports as JSON here")
+    p.add_argument("--clients", type=int, default=1, help="editors typing at the same time")
+    p.add_argument(
+        "--shared", action="store_true", help="editors use a (private, temporary) shared engine"
+    )
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -206,7 +235,16 @@ def run_bench(args: argparse.Namespace) -> int:
     args.context = args.context or 4096
     reports: list[ReplayReport] = []
     if args.which in ("both", "server"):
-        reports.append(asyncio.run(replay_server(args, files)))
+        if args.shared:
+            # A private engine for the run: never the user's own, and it ends with the run.
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="codehearth-bench-") as run_dir:
+                os.environ["CODEHEARTH_RUNTIME_DIR"] = run_dir
+                reports.append(asyncio.run(replay_server(args, files)))
+                _stop_engine(Path(run_dir))
+        else:
+            reports.append(asyncio.run(replay_server(args, files)))
     if args.which in ("both", "floor"):
         reports.append(replay_floor(args, files, model_path))
     print(
@@ -225,6 +263,16 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.output:
         Path(args.output).write_text(json.dumps([r.model_dump() for r in reports], indent=2))
     return 0
+
+
+def _stop_engine(run_dir: Path) -> None:
+    import signal
+
+    lock = run_dir / "engine.lock"
+    pid = lock.read_text().strip() if lock.exists() else ""
+    if pid.isdigit():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(pid), signal.SIGTERM)
 
 
 if __name__ == "__main__":

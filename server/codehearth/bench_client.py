@@ -18,8 +18,10 @@ class BenchClient:
         self.versions: dict[str, int] = {}
         self._drain: asyncio.Task | None = None
 
-    async def start(self, args: argparse.Namespace, init_options: dict[str, Any]) -> None:
-        cmd = [sys.executable, "-m", "codehearth.cli", "serve"]
+    async def start(
+        self, args: argparse.Namespace, init_options: dict[str, Any], extra: list[str] = ()
+    ) -> None:
+        cmd = [sys.executable, "-m", "codehearth.cli", "serve", *extra]
         for flag, value in (
             ("--manifest", args.manifest),
             ("--model", args.model),

@@ -78,6 +78,8 @@ class StreamingRun:
         self.restarts = 0
         self.stop_reason: str | None = None
         self.stats: list[GenerationStats] = []
+        # The KV slot this run's cache lives in (engine/slots.py); None: whatever is live.
+        self.slot: str | None = None
 
     def partial(self) -> StreamedText:
         with self._lock:
@@ -128,6 +130,7 @@ class StreamingRun:
                 stop_token_ids=prompt.stop_ids,
                 preempt=gate.preempt if gate.enabled else None,
                 grammar=grammar,
+                slot=self.slot,
             )
         except Cancelled:
             if job.is_cancelled():

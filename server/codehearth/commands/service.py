@@ -179,6 +179,10 @@ class AssistService:
         if self.engine is None:
             raise EngineUnavailable("the model is not started")
         job = Job(run=run, key=None, priority=PRIORITY_CHAT, owner=self.owner)
+        if self.owner is not None:
+            # Its own KV slot: a completion in between does not cost the reply its prompt,
+            # nor the reply the completion's.
+            run.slot = f"{self.owner}:assist"
         active.job = job
         if active.soft_cancelled:
             return run.partial(), True

@@ -80,6 +80,7 @@ class CompletionService:
             job.is_cancelled,
             stop_token_ids=self._stop_ids,
             should_stop=(lambda so_far: block_finished(so_far, ctx)) if multiline else None,
+            slot=self.owner,
         )
         if stats.stop_reason == "cancelled":
             raise Cancelled()

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..context.tokens import CachedTokenCounter
+from .slots import KvSlots
 from .types import EngineConfig, GenerationParams, GenerationStats
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ class ModelSession:
         self.count_tokens = CachedTokenCounter(self._count_uncached)
         self.on_stats: Callable[[GenerationStats], None] | None = None
         self.fim: FimTemplate | None = self._detect_fim()
+        self.slots = KvSlots()
 
     def _detect_fim(self) -> FimTemplate | None:
         from .fim import detect_fim_from_llama, parse_template_override
@@ -147,8 +149,12 @@ class ModelSession:
         preempt: Callable[[], bool] | None = None,
         grammar: llama_cpp.LlamaGrammar | None = None,
         should_stop: Callable[[str], bool] | None = None,
+        slot: str | None = None,
     ) -> tuple[str, GenerationStats]:
         """Generate from a prompt, reusing the KV cache's common prefix.
+
+        `slot` names whose cache this is (an editor's completions, its chat): switching
+        slots saves the live cache and restores the slot's own (engine/slots.py).
 
         `preempt` is polled between tokens: when it says yes, generation stops with
         stop_reason "preempted" and the text so far, so the caller can continue later.
@@ -167,6 +173,8 @@ class ModelSession:
             return "", stats
         max_new = min(params.max_tokens, room - 1)
         started = time.perf_counter()
+        if slot is not None:
+            self.slots.switch(self.llm, slot)
         stats.reused_tokens = self._feed_prompt(tokens, cancelled)
         stats.evaluated_tokens = len(tokens) - stats.reused_tokens
         prompt_done = time.perf_counter()
