@@ -27,8 +27,8 @@ def _plan(fit: str = "full", gpu_index: int | None = 0) -> OffloadPlan:
 
 
 def _server(plan: OffloadPlan | None, loaded_layers: int) -> SimpleNamespace:
-    counters = EngineCounters(prompt_tokens=100, reused_tokens=90)
-    counters.last = GenerationStats(generated_tokens=20, generate_ms=100.0, total_ms=130.0)
+    counters = EngineCounters()
+    counters.add(GenerationStats(generated_tokens=20, generate_ms=100.0, total_ms=130.0))
     engine = SimpleNamespace(
         loaded_gpu_layers=loaded_layers,
         session_info={"n_ctx": 8192, "fim": "qwen", "quant": "Q4_K_M", "total_layers": 29},
@@ -66,7 +66,7 @@ def test_gpu_status_reports_process_and_device_vram(monkeypatch: pytest.MonkeyPa
     }
     assert status["tokens_per_s"] == 200.0
     assert status["last_latency_ms"] == 130.0
-    assert status["prompt_reuse"] == 0.9
+    assert status["prompt_reuse"] == 0.0
 
 
 def test_gpu_status_when_the_driver_hides_processes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,3 +101,13 @@ def test_model_facts_from_llama_metadata() -> None:
 def test_rss_is_this_process() -> None:
     rss = rss_bytes()
     assert rss is not None and 10 * 2**20 < rss < 64 * GIB
+
+
+def test_tokens_per_second_is_not_fooled_by_one_token_generations() -> None:
+    counters = EngineCounters()
+    counters.add(GenerationStats(generated_tokens=1, generate_ms=0.5))
+    assert counters.tokens_per_second is None  # not enough tokens to say
+    for _ in range(5):
+        counters.add(GenerationStats(generated_tokens=16, generate_ms=100.0))
+    counters.add(GenerationStats(generated_tokens=1, generate_ms=0.5))
+    assert 150 < counters.tokens_per_second < 175

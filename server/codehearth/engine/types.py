@@ -57,6 +57,10 @@ class EngineCounters(BaseModel):
     generated_tokens: int = 0
     max_queue_depth: int = 0
     last: GenerationStats | None = None
+    # Decaying sums behind tokens_per_second: weighted by tokens, so a one-token
+    # completion (its token comes almost free with the prompt) cannot read 1700 t/s.
+    recent_tokens: float = 0.0
+    recent_generate_ms: float = 0.0
 
     def add(self, stats: GenerationStats) -> None:
         self.prompt_tokens += stats.prompt_tokens
@@ -64,6 +68,16 @@ class EngineCounters(BaseModel):
         self.evaluated_tokens += stats.evaluated_tokens
         self.generated_tokens += stats.generated_tokens
         self.last = stats
+        if stats.generated_tokens > 0:
+            self.recent_tokens = 0.8 * self.recent_tokens + stats.generated_tokens
+            self.recent_generate_ms = 0.8 * self.recent_generate_ms + stats.generate_ms
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        """Generation speed over the recent generations; None until enough tokens."""
+        if self.recent_tokens < 8 or self.recent_generate_ms <= 0:
+            return None
+        return self.recent_tokens / (self.recent_generate_ms / 1000.0)
 
     @property
     def reuse_fraction(self) -> float:

@@ -96,7 +96,6 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
         return payload
     info = engine.session_info
     counters = engine.counters
-    last = counters.last
     gpu_layers = _gpu_layers(engine, info.get("total_layers"))
     vram = _vram(runtime)
     payload.update(
@@ -105,7 +104,7 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
         gpu_layers=gpu_layers,
         total_layers=info.get("total_layers"),
         vram=vram,
-        tokens_per_s=round(last.tokens_per_second, 1) if last and last.generated_tokens else None,
+        tokens_per_s=round(rate, 1) if (rate := counters.tokens_per_second) else None,
         n_ctx=info.get("n_ctx"),
         fim=info.get("fim"),
         n_gpu_layers=engine.config.n_gpu_layers,
