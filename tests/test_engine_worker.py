@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import pytest
 
@@ -205,5 +206,43 @@ def test_out_of_memory_at_load_falls_back_to_fewer_layers_then_cpu(monkeypatch):
         assert tried == [31, 15, 7, 0]
         assert eng.loaded_gpu_layers == 0
         assert "loaded with 0 (CPU)" in eng.load_notes[0]
+    finally:
+        eng.shutdown()
+
+
+class _SharedSession:
+    """What a remote engine's session looks like to the worker: no model, thread-safe."""
+
+    remote = True
+    fim = None
+    n_ctx = 1024
+    n_ctx_train = 0
+    metadata: ClassVar[dict[str, str]] = {}
+    on_stats = None
+
+    def describe(self) -> dict:
+        return {"url": "http://engine"}
+
+    def close(self) -> None:
+        pass
+
+
+def test_several_workers_run_a_completion_beside_a_long_chat():
+    eng = Engine(
+        EngineConfig(model_name="remote", model_path="http://engine"),
+        session_factory=lambda config: _SharedSession(),
+        workers=2,
+    )
+    eng.start()
+    try:
+        assert eng.wait_loaded(5)
+        assert eng.session_info["remote"] == {"url": "http://engine"}
+        gate = threading.Event()
+        chat = eng.submit(Job(run=lambda s, j: gate.wait(10), priority=PRIORITY_CHAT))
+        completion = eng.submit(Job(run=lambda s, j: "done", key="doc"))
+        assert completion.result(5) == "done"
+        assert not chat.done(), "the completion ran beside the chat, not after it"
+        gate.set()
+        assert chat.result(5) is True
     finally:
         eng.shutdown()

@@ -69,6 +69,9 @@ class ModelHost:
         try:
             self.manifest = load_manifest(self.options.manifest)
             self.entry = self._choose_entry(self.manifest)
+            if self.entry.backend == "openai":
+                self.start_remote()
+                return
             path = resolve_model_path(self.entry)
         except ModelNotFound as exc:
             if self.entry is not None and self.entry.source_kind == "hub":
@@ -140,6 +143,32 @@ class ModelHost:
             fim=self.entry.fim,
         )
         self.engine = Engine(config)
+        self.engine.listeners.append(self.changed)
+        self.engine.start()
+        self.changed()
+
+    def start_remote(self) -> None:
+        """An OpenAI-compatible engine the user configured: the same queue and features,
+        generation over HTTP. Connecting (and a clear error if it fails) happens on the
+        engine's thread, never on the event loop."""
+        from .remote.session import REMOTE_WORKERS, remote_session_factory
+
+        assert self.entry is not None
+        render_fim = None
+        if self.entry.fim:
+            from .engine.fim import parse_template_override
+
+            template = parse_template_override(self.entry.fim)
+            render_fim = template.render
+        config = EngineConfig(
+            model_name=self.entry.name,
+            model_path=self.entry.base_url or "",
+            n_ctx=self.options.context or self.entry.context,
+            n_gpu_layers=0,
+            fim=self.entry.fim,
+        )
+        factory = remote_session_factory(self.entry.remote_config(), render_fim)
+        self.engine = Engine(config, session_factory=factory, workers=REMOTE_WORKERS)
         self.engine.listeners.append(self.changed)
         self.engine.start()
         self.changed()

@@ -130,27 +130,27 @@ def chat_prepare(
         while True:  # the estimate is per piece; the rendered whole is what must fit
             messages = _conversation(system, turns[start:], text)
             prompt = encode_chat(session, template, messages)
-            if len(prompt.tokens) <= window or start >= len(turns):
+            if prompt.token_count <= window or start >= len(turns):
                 break
             start += 1
         record = PromptRecord(
             session=session_id,
             messages=messages,
             prompt=prompt.text,
-            prompt_tokens=len(prompt.tokens),
+            prompt_tokens=prompt.token_count,
             dropped_turns=start,
             template=template.origin,
             mode=prompt.mode,
         )
         on_record(record)
-        return PreparedPrompt(prompt.tokens, prompt.stop_ids, record)
+        return PreparedPrompt.of(prompt, record)
 
     return prepare
 
 
 def _prompt_len(session: ModelSession, system: str, message: str) -> int:
     conversation = _conversation(system, [], message)
-    return len(encode_chat(session, chat_template_for(session), conversation).tokens)
+    return encode_chat(session, chat_template_for(session), conversation).token_count
 
 
 def _fixed_part(
@@ -186,4 +186,4 @@ def _turn_overhead(session: ModelSession, system: str, message: str, fixed: int)
     """Tokens one exchange adds besides its texts (role markers, separators)."""
     template = chat_template_for(session)
     probe = _conversation(system, [Turn("", "")], message)
-    return max(0, len(encode_chat(session, template, probe).tokens) - fixed)
+    return max(0, encode_chat(session, template, probe).token_count - fixed)

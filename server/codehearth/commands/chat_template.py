@@ -23,6 +23,7 @@ formatter, which is why it is not called directly:
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Sequence
@@ -121,7 +122,7 @@ class ChatTemplate:
         *,
         bos_token: str = "",
         eos_token: str = "",
-        origin: Literal["gguf", "chatml"] = "gguf",
+        origin: Literal["gguf", "chatml", "remote"] = "gguf",
     ) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -198,7 +199,15 @@ class EncodedPrompt:
     tokens: list[int]
     text: str  # the rendered prompt, for prompt records
     stop_ids: frozenset[int]
-    mode: Literal["segments", "neutralised"]
+    mode: Literal["segments", "neutralised", "remote"]
+    # A remote engine applies its own chat template: it gets the messages, and the
+    # budget uses a count of the text instead of our tokens.
+    messages: tuple[ChatMessage, ...] = ()
+    counted: int | None = None
+
+    @property
+    def token_count(self) -> int:
+        return self.counted if self.counted is not None else len(self.tokens)
 
 
 def _token_text(session: ModelSession, token: int) -> str:
@@ -212,11 +221,19 @@ def _token_text(session: ModelSession, token: int) -> str:
 
 def chat_template_for(session: ModelSession) -> ChatTemplate:
     """The template from the GGUF metadata, or ChatML when the model has none (compiled
-    once per loaded model)."""
+    once per loaded model). A remote engine templates for itself; ChatML here only
+    estimates the size of its prompt."""
+    if getattr(session, "remote", False):
+        return _remote_template()
     cached = _TEMPLATES.get(session)
     if cached is None:
         cached = _TEMPLATES[session] = _load_template(session)
     return cached
+
+
+@functools.cache
+def _remote_template() -> ChatTemplate:
+    return ChatTemplate(CHATML_TEMPLATE, origin="remote")
 
 
 def _load_template(session: ModelSession) -> ChatTemplate:
@@ -274,6 +291,11 @@ def encode_chat(
 ) -> EncodedPrompt:
     """Prompt tokens for a conversation, ending with the assistant's turn opened."""
     messages = list(messages)
+    if getattr(session, "remote", False):
+        text = template.render(messages)
+        return EncodedPrompt(
+            [], text, frozenset(), "remote", tuple(messages), session.count_tokens(text)
+        )
     try:
         pieces = template.segments(messages)
     except ChatTemplateError:

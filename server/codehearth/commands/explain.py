@@ -32,10 +32,10 @@ def explain_prepare(ctx: CodeContext) -> Callable[[ModelSession, GenerationParam
 
     def prepare(session: ModelSession, params: GenerationParams) -> PreparedPrompt:
         template = chat_template_for(session)
-        overhead = len(encode_chat(session, template, _messages("")).tokens)
+        overhead = encode_chat(session, template, _messages("")).token_count
         budget = session.n_ctx - params.max_tokens - overhead - _SAFETY_TOKENS
         markdown, _ = render_context(ctx, session.count_tokens, max(32, budget))
         prompt = encode_chat(session, template, _messages(markdown))
-        return PreparedPrompt(prompt.tokens, prompt.stop_ids, prompt)
+        return PreparedPrompt.of(prompt, prompt)
 
     return prepare

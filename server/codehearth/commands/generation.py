@@ -43,6 +43,18 @@ class PreparedPrompt:
     tokens: list[int]
     stop_ids: frozenset[int] = frozenset()
     extra: Any = None  # what the caller wants back from prepare (records, line maps)
+    # For a remote engine: the conversation itself, and its counted size.
+    messages: tuple[Any, ...] = ()
+    counted: int | None = None
+
+    @classmethod
+    def of(cls, prompt: Any, extra: Any = None) -> PreparedPrompt:
+        """From an EncodedPrompt (commands/chat_template.py)."""
+        return cls(prompt.tokens, prompt.stop_ids, extra, prompt.messages, prompt.counted)
+
+    @property
+    def token_count(self) -> int:
+        return self.counted if self.counted is not None else len(self.tokens)
 
 
 @dataclass
@@ -65,8 +77,11 @@ class StreamingRun:
         params: GenerationParams,
         on_delta: Callable[[str], None] | None = None,
         grammar: Callable[[ModelSession], llama_cpp.LlamaGrammar] | None = None,
+        json_schema: dict[str, Any] | None = None,
     ) -> None:
         self._prepare = prepare
+        # What the grammar enforces, for remote engines (structured output).
+        self._json_schema = json_schema
         self.params = params
         self._on_delta = on_delta
         self._grammar = grammar
@@ -91,7 +106,7 @@ class StreamingRun:
             text=self.text,
             stop_reason=self.stop_reason,
             generated_tokens=self.generated,
-            prompt_tokens=len(prompt.tokens) if prompt else 0,
+            prompt_tokens=prompt.token_count if prompt else 0,
             preemptions=self.preemptions,
             extra=prompt.extra if prompt else None,
             stats=list(self.stats),
@@ -102,6 +117,8 @@ class StreamingRun:
             self._on_delta(delta)
 
     def __call__(self, session: ModelSession, job: Job) -> StreamedText:
+        if getattr(session, "remote", False):
+            return self._call_remote(session, job)
         may_yield = self._grammar is None or self.restarts < MAX_GRAMMAR_RESTARTS
         if self.preemptions and may_yield:
             self._wait_for_quiet(job)
@@ -140,6 +157,27 @@ class StreamingRun:
         # The stream holds back a tail that might start a stop string; flush it now.
         self._emit(text[len("".join(emitted)) :])
         return self._finish(text, stats, job, grammar is not None)
+
+    def _call_remote(self, session: Any, job: Job) -> StreamedText:
+        """A remote engine runs it in one go: it schedules its own work, and completions
+        run on other workers meanwhile, so there is nothing to give way to."""
+        if self.prompt is None:
+            self.prompt = self._prepare(session, self.params)
+        messages = [{"role": m.role, "content": m.content} for m in self.prompt.messages]
+        text, stats = session.chat(
+            messages,
+            self.params,
+            job.is_cancelled,
+            on_delta=self._emit,
+            json_schema=self._json_schema,
+        )
+        with self._lock:
+            self.stats.append(stats)
+            self.text, self.generated = text, stats.generated_tokens
+            self.stop_reason = stats.stop_reason
+        if stats.stop_reason == "cancelled" and job.is_cancelled():
+            raise Cancelled()
+        return self._result()
 
     def _wait_for_quiet(self, job: Job) -> None:
         deadline = time.monotonic() + RESUME_DELAY_S

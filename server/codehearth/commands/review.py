@@ -183,12 +183,12 @@ def review_prepare(
 ) -> Callable[[ModelSession, GenerationParams], PreparedPrompt]:
     def prepare(session: ModelSession, params: GenerationParams) -> PreparedPrompt:
         template = chat_template_for(session)
-        overhead = len(encode_chat(session, template, _messages(target, "")).tokens)
+        overhead = encode_chat(session, template, _messages(target, "")).token_count
         budget = max(32, session.n_ctx - params.max_tokens - overhead - _SAFETY_TOKENS)
         shown, truncated = fit_text(numbered(target.lines), session.count_tokens, budget)
         reviewed = shown.count("\n") + 1 if shown else 0
         prompt = encode_chat(session, template, _messages(target, shown))
-        return PreparedPrompt(prompt.tokens, prompt.stop_ids, ReviewPrompt(reviewed, truncated))
+        return PreparedPrompt.of(prompt, ReviewPrompt(reviewed, truncated))
 
     return prepare
 

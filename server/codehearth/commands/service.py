@@ -42,6 +42,7 @@ from .review import (
     ReviewPrompt,
     ReviewTarget,
     document_target,
+    findings_schema,
     parse_findings,
     place_findings,
     review_grammar,
@@ -284,7 +285,13 @@ class AssistService:
             # Nothing to review: no model call, and the (empty) result still clears.
             return ReviewOutcome(target, [], 0, False, None, False)
         params = self.params("review", args.sampling)
-        run = StreamingRun(review_prepare(target), params, None, grammar=review_grammar)
+        run = StreamingRun(
+            review_prepare(target),
+            params,
+            None,
+            grammar=review_grammar,
+            json_schema=findings_schema(),
+        )
         out, cancelled = await self.run(run, active)
         info = out.extra if isinstance(out.extra, ReviewPrompt) else ReviewPrompt(0, False)
         findings, invalid = parse_findings(out.text)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pydantic import BaseModel
 
-from ..context.builder import build_context
+from ..context.builder import CompletionContext, build_context
 from ..context.documents import DocumentSnapshot
 from ..engine.session import Cancelled, ModelSession
 from ..engine.types import GenerationParams, GenerationStats
@@ -71,6 +72,8 @@ class CompletionService:
         # The user's multi-line policy decides once; generation stop and clean-up follow it.
         multiline = self._is_multiline(ctx.multiline)
         ctx = replace(ctx, multiline=multiline)
+        if getattr(session, "remote", False):
+            return self._run_remote(ctx, session, job, started)
         if self._stop_ids is None:
             self._stop_ids = stop_token_ids(session)
         tokens, mode = build_prompt(session, ctx)
@@ -90,6 +93,39 @@ class CompletionService:
             items=[suggestion] if suggestion else [],
             mode=mode,
             multiline=multiline,
+            stats=stats,
+            latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
+        )
+
+    def _run_remote(
+        self, ctx: CompletionContext, session: Any, job: Job, started: float
+    ) -> CompletionResult:
+        """The same context, sent as text to the remote engine (FIM where it has a route)."""
+        streamed: list[str] = []
+        finished = False
+
+        def on_delta(delta: str) -> None:
+            nonlocal finished
+            streamed.append(delta)
+            # A block suggestion is done once the text leaves the cursor's block.
+            if ctx.multiline and not finished:
+                finished = block_finished("".join(streamed), ctx)
+
+        text, stats = session.complete(
+            ctx.extra + ctx.prefix,
+            ctx.suffix if ctx.suffix else None,
+            self._params(ctx.multiline),
+            lambda: job.is_cancelled() or finished,
+            on_delta=on_delta,
+        )
+        if job.is_cancelled():
+            raise Cancelled()
+        stats.queue_ms = (started - job.submitted_at) * 1000
+        suggestion = clean_suggestion(text, ctx)
+        return CompletionResult(
+            items=[suggestion] if suggestion else [],
+            mode=session.fim_mode,
+            multiline=ctx.multiline,
             stats=stats,
             latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
         )

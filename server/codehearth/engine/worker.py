@@ -70,8 +70,18 @@ class Job:
 class Engine:
     """Owns the worker thread, the queue and the counters."""
 
-    def __init__(self, config: EngineConfig) -> None:
+    def __init__(
+        self,
+        config: EngineConfig,
+        session_factory: Callable[[EngineConfig], Any] | None = None,
+        workers: int = 1,
+    ) -> None:
+        """`session_factory` makes what jobs run against (default: a llama.cpp
+        ModelSession); `workers` > 1 only for sessions that are safe to share between
+        threads (a remote engine, which does its own scheduling)."""
         self.config = config
+        self._session_factory = session_factory or ModelSession
+        self.workers = max(1, workers)
         self.counters = EngineCounters()
         self.session_info: dict[str, Any] = {}
         self.load_notes: list[str] = []
@@ -81,7 +91,7 @@ class Engine:
         self.listeners: list[Callable[[], None]] = []
         self._lock = threading.Condition()
         self._pending: list[Job] = []
-        self._running: Job | None = None
+        self._running: list[Job] = []
         self._stopping = False
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
@@ -112,8 +122,8 @@ class Engine:
             for job in self._pending:
                 _drop(job, "the engine is shutting down")
             self._pending.clear()
-            if self._running is not None:
-                self._running.cancel()
+            for job in self._running:
+                job.cancel()
             self._lock.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
@@ -147,12 +157,14 @@ class Engine:
             else:
                 kept.append(old)
         self._pending = kept
-        running = self._running
-        if running is not None and running.key == key:
-            running.superseded = True
-            running.cancel()
+        for running in self._running:
+            if running.key == key:
+                running.superseded = True
+                running.cancel()
 
     def _more_urgent_than(self, job: Job) -> bool:
+        if self.workers > 1:
+            return False  # another worker takes the urgent job: nothing needs to yield
         # Read without the lock: a momentarily stale answer only delays a yield by a token.
         return any(other.priority < job.priority for other in list(self._pending))
 
@@ -178,9 +190,10 @@ class Engine:
                     kept.append(job)
             self._pending = kept
             self.counters.cancelled += dropped
-            if self._running is not None and self._running.owner == owner:
-                self._running.cancel()
-                dropped += 1
+            for running in self._running:
+                if running.owner == owner:
+                    running.cancel()
+                    dropped += 1
         return dropped
 
     @property
@@ -193,7 +206,7 @@ class Engine:
         """A job is running or waiting. A job whose answer is out counts as done, so a
         client that asks right after its answer does not see "busy"."""
         with self._lock:
-            running = self._running is not None and not self._running.future.done()
+            running = any(not job.future.done() for job in self._running)
             return running or bool(self._pending)
 
     def _notify(self) -> None:
@@ -208,14 +221,27 @@ class Engine:
         session = self._load()
         if session is None:
             return
+        helpers = [
+            threading.Thread(
+                target=self._serve_jobs, args=(session,), name=f"codehearth-engine-{n}", daemon=True
+            )
+            for n in range(1, self.workers)
+        ]
+        for helper in helpers:
+            helper.start()
         try:
-            while True:
-                job = self._next_job()
-                if job is None:
-                    break
-                self._run(session, job)
+            self._serve_jobs(session)
         finally:
+            for helper in helpers:
+                helper.join(5)
             session.close()
+
+    def _serve_jobs(self, session: Any) -> None:
+        while True:
+            job = self._next_job()
+            if job is None:
+                break
+            self._run(session, job)
 
     def _load(self) -> ModelSession | None:
         """Load the model; on failure retry with fewer GPU layers, then fail clearly."""
@@ -224,7 +250,10 @@ class Engine:
         for layers in dict.fromkeys(attempts):
             config = self.config.model_copy(update={"n_gpu_layers": layers})
             try:
-                session = ModelSession(config)
+                session = self._session_factory(config)
+            except EngineUnavailable as exc:  # says itself what is wrong (a remote engine)
+                self._fail(exc)
+                return None
             except Exception as exc:  # llama.cpp raises ValueError; anything else is as fatal
                 log.warning(
                     "loading %s with %d GPU layers failed: %s", config.model_name, layers, exc
@@ -255,6 +284,7 @@ class Engine:
             "n_ctx": session.n_ctx,
             "fim": session.fim.family if session.fim else None,
             **model_facts(session.metadata),
+            "remote": session.describe() if getattr(session, "remote", False) else None,
         }
         self._loaded.set()
         self._notify()
@@ -277,7 +307,7 @@ class Engine:
                 return None
             job = min(self._pending, key=lambda j: (j.priority, j.seq))
             self._pending.remove(job)
-            self._running = job
+            self._running.append(job)
         self._notify()
         return job
 
@@ -308,7 +338,7 @@ class Engine:
             job.future.set_result(result)
         finally:
             with self._lock:
-                self._running = None
+                self._running.remove(job)
             self._notify()
 
     def _count(self, *, cancelled: bool = False, failed: bool = False) -> None:

@@ -70,6 +70,12 @@ def _gpu_layers(engine: Any, total: int | None) -> int | None:
     return loaded
 
 
+def _device(info: dict[str, Any], vram: dict | None, gpu_layers: int | None) -> str:
+    if info.get("remote"):
+        return "remote"
+    return "gpu" if vram is not None or (gpu_layers or 0) > 0 else "cpu"
+
+
 def status_payload(ls: CodehearthServer) -> dict[str, Any]:
     runtime = ls.runtime
     engine = runtime.engine
@@ -100,7 +106,8 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
     vram = _vram(runtime)
     payload.update(
         quant=info.get("quant") or payload["quant"],
-        device="gpu" if vram is not None or (gpu_layers or 0) > 0 else "cpu",
+        device=_device(info, vram, gpu_layers),
+        remote=info.get("remote"),
         gpu_layers=gpu_layers,
         total_layers=info.get("total_layers"),
         vram=vram,

@@ -20,7 +20,7 @@ from codehearth.gpu.planner import MIB, OffloadPlan
 from .choose import gpu_offload_supported, inspect_local, plan_entry
 from .manifest import Defaults, Manifest, ManifestError, ModelEntry, Role, load_manifest
 
-Fit = Literal["full", "partial", "cpu", "unknown"]
+Fit = Literal["full", "partial", "cpu", "unknown", "remote"]
 
 # Quantisation names as they appear in GGUF file names (q4_k_m, Q8_0, IQ4_XS, f16, ...).
 _QUANT_IN_NAME = re.compile(
@@ -63,6 +63,8 @@ class ModelsReport(BaseModel):
 
 
 def source_label(entry: ModelEntry) -> str:
+    if entry.source_kind == "remote":
+        return f"remote:{entry.base_url} ({entry.remote_model or entry.name})"
     if entry.source_kind == "hub":
         return f"hf:{entry.repo}/{entry.file or entry.quant}"
     if entry.source_kind == "package":
@@ -73,6 +75,8 @@ def source_label(entry: ModelEntry) -> str:
 def describe_model(
     entry: ModelEntry, defaults: Defaults, gpus: NvmlStatus, gpu_supported: bool
 ) -> ModelRow:
+    if entry.source_kind == "remote":
+        return _remote_row(entry, defaults)
     local = inspect_local(entry)
     default_for: list[Role] = [
         role for role, name in (("completion", defaults.completion), ("chat", defaults.chat))
@@ -107,6 +111,21 @@ def describe_model(
     else:
         row.fit_detail = "unreadable GGUF"
     return row
+
+
+def _remote_row(entry: ModelEntry, defaults: Defaults) -> ModelRow:
+    """A remote model has no file to inspect; `models` never contacts the engine
+    (`codehearth doctor` does)."""
+    default_for: list[Role] = [
+        role for role, name in (("completion", defaults.completion), ("chat", defaults.chat))
+        if name == entry.name
+    ]  # fmt: skip
+    return ModelRow(
+        name=entry.name, roles=entry.roles, default_for=default_for, context=entry.context,
+        source=source_label(entry), present=True, path=None, size_bytes=None,
+        quantization=None, quantization_from=None, fit="remote",
+        fit_detail=f"runs on {entry.base_url}", plan=None, problem=None,
+    )  # fmt: skip
 
 
 def models_report(

@@ -11,9 +11,12 @@ import os
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+if TYPE_CHECKING:
+    from ..remote.config import RemoteConfig
 
 Role = Literal["completion", "chat"]
 MANIFEST_ENV = "CODEHEARTH_MANIFEST"
@@ -52,11 +55,22 @@ class ModelEntry(Sampling):
     roles: list[Role] = Field(default_factory=lambda: ["completion"])
     fim: str | None = None
     n_gpu_layers: int | Literal["auto"] = "auto"
+    # Where inference runs: this machine (llama.cpp) or an OpenAI-compatible engine the
+    # user points at (llama-server, vLLM, Ollama, LM Studio...). Code goes only there.
+    backend: Literal["llama.cpp", "openai"] = "llama.cpp"
+    base_url: str | None = None
+    remote_model: str | None = None  # the engine's name for the model (default: name)
+    api_key_env: str | None = None
+    timeout_s: float = Field(30.0, gt=0)
     # Directory of the manifest that defined this entry: relative paths resolve from it.
     base_dir: str | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelEntry:
+        if self.backend == "openai":
+            return self._check_remote()
+        if self.base_url is not None:
+            raise ValueError("'base_url' needs backend = \"openai\"")
         sources = [
             name
             for name, present in (
@@ -79,12 +93,35 @@ class ModelEntry(Sampling):
             raise ValueError("'quant' picks a file in a Hub repo; it needs 'repo'")
         return self
 
+    def _check_remote(self) -> ModelEntry:
+        if self.base_url is None:
+            raise ValueError('backend = "openai" needs base_url (e.g. "http://gpu-box:8080/v1")')
+        local = [k for k in ("repo", "path", "package", "file", "quant") if getattr(self, k)]
+        if local:
+            raise ValueError(f"a remote model has no local file; remove {', '.join(local)}")
+        self.remote_config()  # validate URL and key variable name now, with the field path
+        return self
+
+    def remote_config(self) -> RemoteConfig:
+        from ..remote.config import RemoteConfig
+
+        assert self.base_url is not None
+        return RemoteConfig(
+            base_url=self.base_url,
+            model=self.remote_model or self.name or "default",
+            api_key_env=self.api_key_env,
+            timeout_s=self.timeout_s,
+            context=self.context,
+        )
+
     @property
     def sampling(self) -> Sampling:
         return Sampling.model_validate(self.model_dump(include=set(Sampling.model_fields)))
 
     @property
-    def source_kind(self) -> Literal["hub", "path", "package"]:
+    def source_kind(self) -> Literal["hub", "path", "package", "remote"]:
+        if self.backend == "openai":
+            return "remote"
         if self.repo is not None:
             return "hub"
         return "path" if self.path is not None else "package"

@@ -54,6 +54,10 @@ def _hub_cached_file(entry: ModelEntry) -> Path:
 
 def resolve_model_path(entry: ModelEntry) -> Path:
     """The local path of the entry's GGUF; raises ModelNotFound with a fix-it message."""
+    if entry.source_kind == "remote":
+        raise ModelNotFound(
+            f"model {entry.name!r} runs on a remote engine ({entry.base_url}); it has no local file"
+        )
     if entry.source_kind == "package":
         return _package_file(entry)
     if entry.source_kind == "path":

@@ -1,0 +1,140 @@
+"""The remote backend end to end: a real `codehearth serve` whose model is
+llama-cpp-python's own OpenAI-compatible server (SmolLM2) standing in for a team cluster.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from ..conftest import SMOLLM2
+from ..hub_server import nothing_listening
+from ..remote_server import llama_cpp_server
+from .harness import execute, items_of, wait_for, watch_assist
+
+DATA = Path(__file__).parent.parent / "data"
+ALIAS = "team-smollm2"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[str]:
+    with llama_cpp_server(SMOLLM2, ALIAS, n_ctx=2048) as url:
+        yield url
+
+
+def _manifest(tmp_path: Path, base_url: str, extra: str = "") -> Path:
+    manifest = tmp_path / "models.toml"
+    manifest.write_text(
+        f'[models.team]\nbackend = "openai"\nbase_url = "{base_url}"\n'
+        f'remote_model = "{ALIAS}"\ncontext = 2048\nroles = ["completion", "chat"]\n{extra}'
+    )
+    return manifest
+
+
+async def _start(server_factory, manifest: Path):
+    init = {
+        "manifest": str(manifest),
+        "model": "team",
+        "completion": {"temperature": 0.0, "maxTokensSingle": 12, "maxTokensMulti": 24},
+    }
+    return await server_factory(init_options=init)
+
+
+async def test_inline_completion_and_chat_through_the_remote_engine(
+    server_factory, tmp_path, cluster
+):
+    session = await _start(server_factory, _manifest(tmp_path, cluster + "/v1"))
+    status = await session.wait_state("ready", timeout=60)
+    assert status["state"] == "ready", status
+    assert status["device"] == "cpu" or status["device"] == "remote"
+    assert status["remote"]["server"] == "llama-cpp-python"
+    assert status["remote"]["token_counter"] == "engine"
+    assert status["vram"] is None
+
+    uri = session.open_file(DATA / "inventory.py")
+    lines = (DATA / "inventory.py").read_text().splitlines()
+    line = lines.index("    def count(self) -> int:") + 1
+    texts = items_of(await session.complete(uri, line, len("        return ")))
+    assert all("\n" not in t for t in texts)  # mid-line: one line
+    after = await session.status()
+    assert after["counters"]["completed"] >= 1 and after["counters"]["failed"] == 0
+
+    events = watch_assist(session)
+    result = await execute(
+        session,
+        "codehearth.chat",
+        {"session": "s1", "message": "What does count return?", "sampling": {"max_tokens": 32}},
+        work_done_token="chat-1",
+    )
+    assert result["reply"].strip()
+    streamed = "".join(
+        p["value"].get("message") or ""
+        for p in events.of("progress")
+        if p["token"] == "chat-1" and p["value"]["kind"] == "report"
+    )
+    assert streamed.strip() == result["reply"]
+
+    explain = await execute(
+        session,
+        "codehearth.explain",
+        {"uri": uri, "range": _lines(line - 1, line + 1), "sampling": {"max_tokens": 24}},
+    )
+    assert explain["markdown"].strip()
+
+
+async def test_review_uses_structured_output(server_factory, tmp_path, cluster):
+    session = await _start(server_factory, _manifest(tmp_path, cluster + "/v1"))
+    await session.wait_state("ready", timeout=60)
+    events = watch_assist(session)
+    path = tmp_path / "avg.py"
+    path.write_text("def average(xs):\n    return sum(xs) / len(xs) + 1\n")
+    uri = session.open_file(path)
+    result = await execute(
+        session, "codehearth.review", {"uri": uri, "sampling": {"max_tokens": 160}}, timeout=120
+    )
+    assert isinstance(result["findings"], list)  # parsed from the engine's JSON
+    await wait_for(lambda: uri in events.diagnostics)
+    assert len(events.diagnostics[uri]) == len(result["findings"])
+
+
+async def test_unreachable_engine_is_a_clear_error_without_hanging(server_factory, tmp_path):
+    with nothing_listening() as url:
+        started = time.monotonic()
+        session = await _start(server_factory, _manifest(tmp_path, url + "/v1"))
+        status = await session.wait_state("ready", timeout=30)
+    assert status["state"] == "error", status
+    assert "cannot reach" in status["error"] and url in status["error"], status["error"]
+    assert time.monotonic() - started < 15
+    errors = [m for m in session.messages if m.type == types.MessageType.Error]
+    assert errors and url in errors[0].message
+    uri = session.open_file(DATA / "inventory.py")
+    with pytest.raises(JsonRpcException) as info:
+        await session.complete(uri, 1, 0)
+    assert url in info.value.message
+
+
+def _lines(start: int, end: int) -> dict:
+    return {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}}
+
+
+def test_doctor_checks_the_remote_engine(tmp_path, cluster):
+    from codehearth.gpu.doctor import doctor_report
+
+    manifest = _manifest(tmp_path, cluster + "/v1", '[defaults]\ncompletion = "team"\n')
+    report = doctor_report(str(manifest))
+    check = next(c for c in report.models if c.name == "team")
+    assert check.problem is None, check
+    assert "llama-cpp-python at" in check.summary
+    assert "token counts from the engine" in check.summary
+    assert report.usable
+
+    with nothing_listening() as url:
+        down = _manifest(tmp_path, url + "/v1", '[defaults]\ncompletion = "team"\n')
+        report = doctor_report(str(down))
+    assert not report.usable
+    assert any("cannot reach" in p.message and p.severity == "error" for p in report.problems)
