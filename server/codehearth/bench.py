@@ -33,7 +33,7 @@ class ReplayReport(BaseModel):
     p95_ms: float
     p99_ms: float
     mean_ms: float
-    prompt_reuse: float
+    prompt_reuse: float | None  # None: a remote engine keeps its cache to itself
     non_empty: int
 
 
@@ -51,7 +51,7 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[idx]
 
 
-def _report(name: str, latencies: list[float], reuse: float, non_empty: int) -> ReplayReport:
+def _report(name: str, latencies: list[float], reuse: float | None, non_empty: int) -> ReplayReport:
     return ReplayReport(
         name=name,
         keystrokes=len(latencies),
@@ -59,7 +59,7 @@ def _report(name: str, latencies: list[float], reuse: float, non_empty: int) -> 
         p95_ms=round(_percentile(latencies, 0.95), 1),
         p99_ms=round(_percentile(latencies, 0.99), 1),
         mean_ms=round(statistics.fmean(latencies), 1),
-        prompt_reuse=round(reuse, 4),
+        prompt_reuse=round(reuse, 4) if reuse is not None else None,
         non_empty=non_empty,
     )
 
@@ -148,9 +148,10 @@ async def replay_server(args: argparse.Namespace, files: list[Path]) -> ReplayRe
     prompt = sum(a["prompt_tokens"] - b["prompt_tokens"] for b, a in pairs)
     reused = sum(a["reused_tokens"] - b["reused_tokens"] for b, a in pairs)
     latencies = [ms for run, _ in runs for ms in run]
-    where = "shared engine" if args.shared else "LSP, stdio"
+    where = "shared engine" if args.shared else getattr(args, "where", "LSP, stdio")
     name = f"codehearth serve ({where})" + (f" x{n} typing at once" if n > 1 else "")
-    return _report(name, latencies, reused / max(1, prompt), sum(ne for _, ne in runs))
+    reuse = None if getattr(args, "where", "").startswith("remote") else reused / max(1, prompt)
+    return _report(name, latencies, reuse, sum(ne for _, ne in runs))
 
 
 def replay_floor(args: argparse.Namespace, files: list[Path], model_path: str) -> ReplayReport:
@@ -231,7 +232,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
     files = resolve_files(args.files)
     entry = load_manifest(args.manifest).model_for("completion", args.model)
-    model_path = str(resolve_model_path(entry))
+    if entry.source_kind == "remote" and args.which != "server":
+        print("codehearth bench: a remote model has no local floor; use --which server")
+        return 2
+    model_path = str(resolve_model_path(entry)) if args.which != "server" else ""
+    if entry.source_kind == "remote":
+        args.where = f"remote engine, {entry.base_url}"
     args.context = args.context or 4096
     reports: list[ReplayReport] = []
     if args.which in ("both", "server"):
@@ -255,7 +261,8 @@ def run_bench(args: argparse.Namespace) -> int:
     for r in reports:
         print(
             f"  {r.name:<34} p50 {r.p50_ms:7.1f} ms  p95 {r.p95_ms:7.1f} ms  "
-            f"p99 {r.p99_ms:7.1f} ms  reuse {r.prompt_reuse:6.1%}  "
+            f"p99 {r.p99_ms:7.1f} ms  reuse "
+            f"{'n/a' if r.prompt_reuse is None else format(r.prompt_reuse, '6.1%')}  "
             f"non-empty {r.non_empty}/{r.keystrokes}"
         )
     if len(reports) == 2:
