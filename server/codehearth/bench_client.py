@@ -17,6 +17,11 @@ class BenchClient:
         self.client = LanguageClient("codehearth-bench", "0")
         self.versions: dict[str, int] = {}
         self._drain: asyncio.Task | None = None
+        self.statuses: list[Any] = []
+
+        @self.client.feature("codehearth/status")
+        def _status(params: Any) -> None:
+            self.statuses.append(params)
 
     async def start(
         self, args: argparse.Namespace, init_options: dict[str, Any], extra: list[str] = ()

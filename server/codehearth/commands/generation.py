@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 
 MAX_GRAMMAR_RESTARTS = 2
 # After giving way to a completion, a run resumes only once no completion has come for
-# this long. Resuming at once would evict the completion's prompt from the KV cache, so
-# the next keystroke's completion would re-evaluate its whole prompt (and the run its
-# own): while the user types, replies pause; they stream on in the pauses.
-RESUME_DELAY_S = 1.0
+# this long, so a burst of keystrokes is not interleaved with reply tokens. Completion
+# and reply keep separate KV slots (engine/slots.py), so resuming costs a cache copy, not
+# a re-evaluated prompt; 0.3 s lets replies stream between keystrokes of normal typing
+# (benchmarks/typing_with_chat.py, docs/performance.md).
+RESUME_DELAY_S = 0.3
 _POLL_S = 0.005
 
 
