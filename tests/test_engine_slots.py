@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-
 from codehearth.engine.session import ModelSession
-from codehearth.engine.types import EngineConfig, GenerationParams
+from codehearth.engine.types import GenerationParams
 from codehearth.engine.worker import Engine, Job
-
-from .conftest import SMOLLM2
 
 FIRST = "".join(f"def first_{i}(x):\n    return x + {i}\n\n" for i in range(30))
 SECOND = "".join(f"class Second{i}:\n    value = {i}\n\n" for i in range(30))
 SHORT = GenerationParams(max_tokens=4, temperature=0.0)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    eng = Engine(EngineConfig(model_name="smollm2", model_path=str(SMOLLM2), n_ctx=2048))
-    eng.start()
-    assert eng.wait_loaded(60)
-    yield eng
-    eng.shutdown()
 
 
 def _turn(engine: Engine, prompt: str, slot: str | None):

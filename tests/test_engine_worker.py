@@ -25,15 +25,6 @@ CODE = "".join(f"def function_{i}(x):\n    return x * {i}\n\n" for i in range(40
 LONG = GenerationParams(max_tokens=200, temperature=0.0)
 
 
-@pytest.fixture(scope="module")
-def engine():
-    eng = Engine(EngineConfig(model_name="smollm2", model_path=str(SMOLLM2), n_ctx=2048))
-    eng.start()
-    assert eng.wait_loaded(60)
-    yield eng
-    eng.shutdown()
-
-
 def generate_job(prompt: str, params: GenerationParams, key: str | None = None, on_text=None):
     def run(session: ModelSession, job: Job):
         tokens = session.tokenize(prompt, add_bos=True)

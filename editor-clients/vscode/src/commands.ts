@@ -252,6 +252,12 @@ export function parseChatResult(raw: unknown): ChatResult {
   };
 }
 
+/** The line shown under a reply that did not end by itself. */
+export function replyNote(result: { cancelled?: boolean; stopReason?: string }): string {
+  if (result.cancelled) return '\n\n*(stopped)*';
+  return result.stopReason === 'length' ? '\n\n*(cut at the token limit)*' : '';
+}
+
 export interface Finding {
   line?: number;
   endLine?: number;

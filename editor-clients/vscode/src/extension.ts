@@ -30,6 +30,7 @@ import {
   parseChatResult,
   parseExplainResult,
   parseReviewResult,
+  replyNote,
   reviewArgs,
   reviewSummary,
   SERVER_COMMANDS,
@@ -515,8 +516,7 @@ class Codehearth implements vscode.Disposable {
       );
       sink.flush();
       const result = parseExplainResult(raw);
-      const note = result.cancelled ? '\n\n*(stopped)*' : result.stopReason === 'length' ? '\n\n*(cut at the token limit)*' : '';
-      this.panel.update(entry, renderMarkdown(result.markdown + note), false);
+      this.panel.update(entry, renderMarkdown(result.markdown + replyNote(result)), false);
     } catch (err) {
       sink.flush();
       this.log(`explain failed: ${errorMessage(err)}`);
@@ -580,8 +580,7 @@ class Codehearth implements vscode.Disposable {
       );
       sink.flush();
       const result = parseChatResult(raw);
-      const note = result.cancelled ? '\n\n*(stopped)*' : result.stopReason === 'length' ? '\n\n*(cut at the token limit)*' : '';
-      this.panel.update(entry, renderMarkdown(result.reply + note), false);
+      this.panel.update(entry, renderMarkdown(result.reply + replyNote(result)), false);
     } catch (err) {
       sink.flush();
       this.log(`chat failed: ${errorMessage(err)}`);

@@ -11,6 +11,7 @@ import {
   parseChatResult,
   parseExplainResult,
   parseReviewResult,
+  replyNote,
   reviewArgs,
   reviewSummary,
   toLspRange,
@@ -174,5 +175,13 @@ describe('results', () => {
       'codehearth.chat: invalid argument (message: Field required)');
     assert.equal(errorMessage({ code: -32803, message: 'model not started' }), 'model not started');
     assert.equal(errorMessage('x'), 'x');
+  });
+});
+
+describe('replyNote', () => {
+  it('says why a reply ended early, and nothing when it ended by itself', () => {
+    assert.equal(replyNote({ cancelled: true, stopReason: 'length' }), '\n\n*(stopped)*');
+    assert.equal(replyNote({ stopReason: 'length' }), '\n\n*(cut at the token limit)*');
+    assert.equal(replyNote({ stopReason: 'stop' }), '');
   });
 });
