@@ -138,3 +138,36 @@ def test_doctor_checks_the_remote_engine(tmp_path, cluster):
         report = doctor_report(str(down))
     assert not report.usable
     assert any("cannot reach" in p.message and p.severity == "error" for p in report.problems)
+
+
+async def test_remote_session_connects_only_to_the_configured_engine(tmp_path, cluster):
+    """With a remote backend, the user's code goes to the engine they configured and to
+    nothing else (the same audit hook as test_privacy.py), and stays out of the logs."""
+    import uuid
+    from urllib.parse import urlsplit
+
+    from .test_privacy import INIT, AuditedSession, _full_session
+
+    manifest = _manifest(tmp_path, cluster + "/v1")
+    session = AuditedSession(tmp_path / "audit.log")
+    secret = f"Ledger_{uuid.uuid4().hex[:12]}"
+    try:
+        await session.start(init_options={**INIT, "manifest": str(manifest), "model": "team"})
+        await _full_session(session, secret)
+    finally:
+        await session.stop()
+    host, port = urlsplit(cluster).hostname, urlsplit(cluster).port
+    events = session.events()
+    assert any(event == "socket.connect" for event, _ in events)
+    stray = [
+        (event, args)
+        for event, args in events
+        if not (
+            (event == "socket.connect" and args[0] == repr((host, port)))
+            or (event == "socket.getaddrinfo" and args[:2] == (repr(host), repr(port)))
+            # The openai package asks `uname -p` for its platform headers (docs/remote.md).
+            or (event == "subprocess.Popen" and args[0] == repr("uname"))
+        )
+    ]
+    assert not stray, f"connections other than {cluster}: {stray}"
+    assert secret not in session.stderr.decode(errors="replace")

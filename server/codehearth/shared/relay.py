@@ -104,6 +104,7 @@ def relay(sock: socket.socket, stdin: BinaryIO, stdout: BinaryIO) -> int:
             sock.shutdown(socket.SHUT_WR)
 
     threading.Thread(target=upstream, name="codehearth-relay", daemon=True).start()
+    threading.Thread(target=_exit_with_editor, name="codehearth-parent", daemon=True).start()
     try:
         while chunk := sock.recv(_CHUNK):
             stdout.write(chunk)
@@ -114,6 +115,16 @@ def relay(sock: socket.socket, stdin: BinaryIO, stdout: BinaryIO) -> int:
     finally:
         sock.close()
     return 0
+
+
+def _exit_with_editor() -> None:
+    """The engine cannot see the editor: this relay ends when its parent (the editor)
+    does, even if an orphaned helper keeps the pipes open; the engine then drops this
+    editor's work when the socket closes."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
 
 
 def serve_shared(options: ServeOptions, idle_timeout: float) -> int:
