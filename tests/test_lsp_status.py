@@ -46,6 +46,7 @@ def _server(plan: OffloadPlan | None, loaded_layers: int) -> SimpleNamespace:
         engine=engine,
         layers=SimpleNamespace(plan=plan, summary="summary line"),
     )
+    runtime.model = SimpleNamespace(transient_error=lambda: None)
     return SimpleNamespace(runtime=runtime, host_registry=None)
 
 

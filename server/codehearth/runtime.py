@@ -186,8 +186,15 @@ class ModelHost:
             return f"model {name!r} failed to load: {self.engine.load_error}"
         return None
 
+    def transient_error(self) -> str | None:
+        """A remote engine that fails right now (requests still go out, so the state
+        clears by itself when it answers again)."""
+        remote = self.engine.session_info.get("remote") if self.engine is not None else None
+        error = remote.get("error") if remote else None
+        return f"remote engine: {error}" if error else None
+
     def state(self) -> str:
-        if self.error():
+        if self.error() or self.transient_error():
             return "error"
         if self.needs_download:
             return "downloading"

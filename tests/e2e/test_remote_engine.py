@@ -171,3 +171,25 @@ async def test_remote_session_connects_only_to_the_configured_engine(tmp_path, c
     ]
     assert not stray, f"connections other than {cluster}: {stray}"
     assert secret not in session.stderr.decode(errors="replace")
+
+
+async def test_an_engine_failing_after_startup_shows_in_the_status_and_recovers(
+    server_factory, tmp_path
+):
+    from ..remote_server import FakeEngine
+
+    with FakeEngine("openai", model=ALIAS) as engine:
+        session = await _start(server_factory, _manifest(tmp_path, engine.url + "/v1"))
+        assert (await session.wait_state("ready", timeout=30))["state"] == "ready"
+        session.open("file:///tmp/remote/a.py", "def add(a, b):\n    return ")
+        engine.fail_next = [503, 503, 503]  # more than the retries
+        with pytest.raises(JsonRpcException) as info:
+            await session.complete("file:///tmp/remote/a.py", 1, 11)
+        assert "503" in info.value.message and engine.url in info.value.message
+        status = await session.status()
+        assert status["state"] == "error" and "503" in status["error"], status
+        assert status["remote"]["error"]
+        # The engine is back: the next keystroke works and the status clears.
+        assert isinstance(items_of(await session.complete("file:///tmp/remote/a.py", 1, 11)), list)
+        status = await session.status()
+        assert status["state"] == "ready" and status["error"] is None, status

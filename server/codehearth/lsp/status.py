@@ -85,7 +85,7 @@ def status_payload(ls: CodehearthServer) -> dict[str, Any]:
         "quant": runtime.entry.quant if runtime.entry else None,
         "device": "cpu",
         "progress": runtime.download_progress,
-        "error": runtime.error(),
+        "error": runtime.error() or runtime.model.transient_error(),
         "gpu_layers": None,
         "total_layers": None,
         "vram": None,

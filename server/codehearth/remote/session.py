@@ -46,18 +46,32 @@ class RemoteSession:
         self.n_ctx = min(config.n_ctx, known) if known else config.n_ctx
         self.count_tokens = CachedTokenCounter(self.client.count_tokens)
         self.on_stats: Callable[[GenerationStats], None] | None = None
-
-    def check_thread(self) -> None:
-        """Nothing thread-bound here: the HTTP client is shared by the workers."""
-
-    def describe(self) -> dict[str, Any]:
-        return {
+        # Live: the engine's status shows it; `error` is set while requests fail.
+        self.status: dict[str, Any] = {
             "url": self.client.config.root_url,
             "server": self.info.server,
             "model": self.client.config.model,
             "fim": self.info.fim_route,
             "token_counter": self.client.token_counter,
+            "error": None,
         }
+
+    def check_thread(self) -> None:
+        """Nothing thread-bound here: the HTTP client is shared by the workers."""
+
+    def describe(self) -> dict[str, Any]:
+        return self.status
+
+    def _call(self, request: Callable[[], RemoteGeneration]) -> RemoteGeneration:
+        """Run a request; remember whether the engine is failing (status shows it) and
+        stop saying so once it answers again."""
+        try:
+            gen = request()
+        except RemoteError as exc:
+            self.status["error"] = str(exc)
+            raise
+        self.status["error"] = None
+        return gen
 
     @property
     def fim_mode(self) -> str:
@@ -72,15 +86,17 @@ class RemoteSession:
         on_delta: Callable[[str], None] | None = None,
     ) -> tuple[str, GenerationStats]:
         stop = [*params.stop, "\n"] if params.stop_at_newline else list(params.stop)
-        gen = self.client.complete(
-            prefix,
-            suffix,
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            stop=stop,
-            cancelled=cancelled,
-            on_delta=on_delta,
+        gen = self._call(
+            lambda: self.client.complete(
+                prefix,
+                suffix,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stop=stop,
+                cancelled=cancelled,
+                on_delta=on_delta,
+            )
         )
         return gen.text, self._stats(gen, prefix + (suffix or ""))
 
@@ -92,14 +108,16 @@ class RemoteSession:
         on_delta: Callable[[str], None] | None = None,
         json_schema: dict | None = None,
     ) -> tuple[str, GenerationStats]:
-        gen = self.client.chat(
-            messages,
-            max_tokens=params.max_tokens,
-            temperature=params.temperature,
-            top_p=params.top_p,
-            cancelled=cancelled,
-            on_delta=on_delta,
-            json_schema=json_schema,
+        gen = self._call(
+            lambda: self.client.chat(
+                messages,
+                max_tokens=params.max_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                cancelled=cancelled,
+                on_delta=on_delta,
+                json_schema=json_schema,
+            )
         )
         return gen.text, self._stats(gen, "".join(m["content"] for m in messages))
 
