@@ -232,7 +232,9 @@ def _check_model(
     entry: ModelEntry, role: Role, gpus: NvmlStatus, gpu_supported: bool
 ) -> tuple[ModelCheck, list[Problem]]:
     if entry.source_kind == "remote":
-        return _check_remote(entry, role)
+        from ..remote.doctor import check_remote
+
+        return check_remote(entry, role)
     local = inspect_local(entry)
     check = ModelCheck(
         name=entry.name,
@@ -252,35 +254,6 @@ def _check_model(
     check.plan = plan_entry(entry, local.info, gpus, gpu_supported)
     check.summary = check.plan.summary()
     return check, _plan_problems(entry, check.plan, gpus, gpu_supported)
-
-
-def _check_remote(entry: ModelEntry, role: Role) -> tuple[ModelCheck, list[Problem]]:
-    """Ask the configured engine what it is (the one connection doctor makes, and only
-    to the URL the user configured)."""
-    from ..remote.config import RemoteError
-    from ..remote.openai_compat import OpenAICompatClient
-
-    check = ModelCheck(
-        name=entry.name, roles=[role], source=source_label(entry), present=True, summary=""
-    )
-    try:
-        with OpenAICompatClient(entry.remote_config()) as client:
-            info = client.probe()
-            counter = client.token_counter
-    except RemoteError as exc:
-        check.problem = check.summary = str(exc)
-        severity: Literal["error", "warning"] = "error" if role == "completion" else "warning"
-        fix = (
-            "Start the engine or fix base_url / remote_model / api_key_env in the manifest. "
-            "codehearth never falls back to another engine."
-        )
-        return check, [Problem(severity=severity, message=str(exc), fix=fix)]
-    check.summary = (
-        f"{info.server} at {entry.base_url}: model {entry.remote_model or entry.name} ok, "
-        f"context {info.n_ctx or entry.context}, FIM via {info.fim_route}, "
-        f"token counts from {'the engine' if counter == 'engine' else 'an estimate'}"
-    )
-    return check, []
 
 
 def _missing_fix(entry: ModelEntry) -> str:
