@@ -400,6 +400,19 @@ class Codehearth implements vscode.Disposable {
     return undefined;
   }
 
+  /** The tracked active editor and a running client, with what commands need of them. */
+  private commandTarget(what: string) {
+    const editor = this.trackedEditor(what);
+    const client = editor && this.runningClient();
+    if (!editor || !client) {
+      return undefined;
+    }
+    const doc = editor.document;
+    const uri = client.code2ProtocolConverter.asUri(doc.uri);
+    const lineLength = (n: number): number => doc.lineAt(n).text.length;
+    return { editor, client, doc, uri, lineLength };
+  }
+
   /** The active editor, if its document is one the server tracks. */
   private trackedEditor(what: string): vscode.TextEditor | undefined {
     const editor = vscode.window.activeTextEditor;
@@ -488,14 +501,11 @@ class Codehearth implements vscode.Disposable {
   }
 
   async explainSelection(): Promise<void> {
-    const editor = this.trackedEditor('explain code');
-    const client = editor && this.runningClient();
-    if (!editor || !client) {
+    const target = this.commandTarget('explain code');
+    if (!target) {
       return;
     }
-    const doc = editor.document;
-    const uri = client.code2ProtocolConverter.asUri(doc.uri);
-    const lineLength = (n: number): number => doc.lineAt(n).text.length;
+    const { editor, client, doc, uri, lineLength } = target;
     const { settings } = currentSettings();
     const preview = explainArgs(uri, editor.selection, { lineLength });
     const name = vscode.workspace.asRelativePath(doc.uri);
@@ -609,14 +619,11 @@ class Codehearth implements vscode.Disposable {
   }
 
   async reviewFile(): Promise<void> {
-    const editor = this.trackedEditor('review code');
-    const client = editor && this.runningClient();
-    if (!editor || !client) {
+    const target = this.commandTarget('review code');
+    if (!target) {
       return;
     }
-    const doc = editor.document;
-    const uri = client.code2ProtocolConverter.asUri(doc.uri);
-    const lineLength = (n: number): number => doc.lineAt(n).text.length;
+    const { editor, client, doc, uri, lineLength } = target;
     const selection = editor.selection.isEmpty ? undefined : editor.selection;
     const { settings } = currentSettings();
     const name = vscode.workspace.asRelativePath(doc.uri);

@@ -87,15 +87,7 @@ class CompletionService:
         )
         if stats.stop_reason == "cancelled":
             raise Cancelled()
-        stats.queue_ms = (started - job.submitted_at) * 1000
-        suggestion = clean_suggestion(text, ctx)
-        return CompletionResult(
-            items=[suggestion] if suggestion else [],
-            mode=mode,
-            multiline=multiline,
-            stats=stats,
-            latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
-        )
+        return _result(text, stats, ctx, mode, job, started)
 
     def _run_remote(
         self, ctx: CompletionContext, session: Any, job: Job, started: float
@@ -120,15 +112,7 @@ class CompletionService:
         )
         if job.is_cancelled():
             raise Cancelled()
-        stats.queue_ms = (started - job.submitted_at) * 1000
-        suggestion = clean_suggestion(text, ctx)
-        return CompletionResult(
-            items=[suggestion] if suggestion else [],
-            mode=session.fim_mode,
-            multiline=ctx.multiline,
-            stats=stats,
-            latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
-        )
+        return _result(text, stats, ctx, session.fim_mode, job, started)
 
     async def complete(self, snap: DocumentSnapshot, line: int, character: int) -> CompletionResult:
         """Complete at a position; a superseded request resolves to an empty result."""
@@ -151,3 +135,18 @@ class CompletionService:
             return CompletionResult(items=[], superseded=job.superseded)
         self.last_latency_ms = round(result.latency_ms, 1)
         return result
+
+
+def _result(
+    text: str, stats: GenerationStats, ctx: CompletionContext, mode: str, job: Job, started: float
+) -> CompletionResult:
+    """The cleaned suggestion and the timings, local or remote alike."""
+    stats.queue_ms = (started - job.submitted_at) * 1000
+    suggestion = clean_suggestion(text, ctx)
+    return CompletionResult(
+        items=[suggestion] if suggestion else [],
+        mode=mode,
+        multiline=ctx.multiline,
+        stats=stats,
+        latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
+    )

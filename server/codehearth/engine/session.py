@@ -70,6 +70,12 @@ class ModelSession:
         self.on_stats: Callable[[GenerationStats], None] | None = None
         self.fim: FimTemplate | None = self._detect_fim()
         self.slots = KvSlots()
+        self.n_ctx_train = int(self._llm._model.n_ctx_train())
+        # The usable context: what was allocated, but never more than the model was
+        # trained on (beyond that, llama.cpp runs but the output turns to noise).
+        allocated = self._llm.n_ctx()
+        trained = self.n_ctx_train
+        self.n_ctx = min(allocated, trained) if trained > 0 else allocated
 
     def _detect_fim(self) -> FimTemplate | None:
         from .fim import detect_fim_from_llama, parse_template_override
@@ -89,18 +95,6 @@ class ModelSession:
         code path can reach it from the event loop or another thread by mistake."""
         self.check_thread()
         return self._llm
-
-    @property
-    def n_ctx_train(self) -> int:
-        return int(self.llm._model.n_ctx_train())
-
-    @property
-    def n_ctx(self) -> int:
-        """The usable context: what was allocated, but never more than the model was
-        trained on (beyond that, llama.cpp runs but the output turns to noise)."""
-        allocated = self.llm.n_ctx()
-        trained = self.n_ctx_train
-        return min(allocated, trained) if trained > 0 else allocated
 
     @property
     def metadata(self) -> dict[str, Any]:

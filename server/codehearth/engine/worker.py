@@ -353,17 +353,12 @@ class Engine:
 
 def model_facts(metadata: dict[str, str]) -> dict[str, Any]:
     """Quantization and layer count from llama.cpp's metadata (strings), for the status."""
-    from gguf import LlamaFileType
+    from ..models.gguf_info import file_type_name
 
     arch = metadata.get("general.architecture", "")
     blocks = metadata.get(f"{arch}.block_count", "")
-    quant: str | None = None
     raw = metadata.get("general.file_type", "")
-    if raw.isdigit():
-        try:
-            quant = LlamaFileType(int(raw)).name.removeprefix("MOSTLY_").removeprefix("ALL_")
-        except ValueError:
-            quant = f"ftype {raw}"
+    quant = file_type_name(int(raw)) if raw.isdigit() else None
     # The output layer is offloadable too: llama.cpp counts n_layer + 1.
     return {"quant": quant, "total_layers": int(blocks) + 1 if blocks.isdigit() else None}
 

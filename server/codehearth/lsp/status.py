@@ -137,6 +137,8 @@ class StatusPublisher:
         self._task: asyncio.Task | None = None
         self._last_key: tuple | None = None
         self._last_push = 0.0
+        # On the GPU and busy at the last look: push every second, VRAM keeps moving.
+        self._live = False
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -159,9 +161,9 @@ class StatusPublisher:
     async def _run(self) -> None:
         assert self._wake is not None
         while True:
-            live = self._on_gpu_and_busy()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), MIN_INTERVAL_S if live else None)
+                timeout = MIN_INTERVAL_S if self._live else None
+                await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
             wait = self._last_push + MIN_INTERVAL_S - time.monotonic()
             if wait > 0:
@@ -172,21 +174,13 @@ class StatusPublisher:
             except Exception:  # a status push must never stop the server
                 log.debug("status push failed", exc_info=True)
 
-    def _on_gpu_and_busy(self) -> bool:
-        runtime = self.ls.runtime
-        engine = runtime.engine
-        return bool(engine and engine.loaded_gpu_layers and engine.busy)
-
     def _push_if_changed(self) -> None:
         payload = status_payload(self.ls)
+        self._live = payload["device"] == "gpu" and payload["state"] == "busy"
         key = tuple(repr(payload.get(name)) for name in _SALIENT)
-        if key == self._last_key and not (payload["device"] == "gpu" and self._busy(payload)):
+        if key == self._last_key and not self._live:
             return
         self._last_key = key
         self._last_push = time.monotonic()
         self.pushed += 1
         self.ls.protocol.notify(STATUS_NOTIFICATION, payload)
-
-    @staticmethod
-    def _busy(payload: dict[str, Any]) -> bool:
-        return payload["state"] == "busy"

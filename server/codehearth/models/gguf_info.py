@@ -326,15 +326,21 @@ def _block_index(name: str) -> int | None:
     return int(index) if index.isdigit() else None
 
 
+def file_type_name(raw: int) -> str | None:
+    """ "Q4_K_M" for general.file_type 15; None when the file says its type was guessed."""
+    try:
+        ftype = LlamaFileType(raw)
+    except ValueError:
+        return f"ftype {raw}"
+    if ftype == LlamaFileType.GUESSED:
+        return None
+    return ftype.name.removeprefix("MOSTLY_").removeprefix("ALL_")
+
+
 def _file_type(reader: GGUFReader) -> str | None:
     raw = _int(reader, "general.file_type")
-    if raw is not None:
-        try:
-            ftype = LlamaFileType(raw)
-        except ValueError:
-            return f"ftype {raw}"
-        if ftype != LlamaFileType.GUESSED:
-            return ftype.name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    if raw is not None and (name := file_type_name(raw)) is not None:
+        return name
     # Without the key, name the file after its dominant 2-D weight type, as
     # llama.cpp's own guess does.
     counts: dict[str, int] = {}

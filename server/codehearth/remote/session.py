@@ -16,7 +16,7 @@ from typing import Any
 from ..context.tokens import CachedTokenCounter
 from ..engine.types import EngineConfig, GenerationParams, GenerationStats
 from .config import RemoteConfig, RemoteError, RemoteGeneration
-from .openai_compat import OpenAICompatClient
+from .openai_compat import OpenAICompatClient, estimate_tokens
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +124,9 @@ class RemoteSession:
     def _stats(self, gen: RemoteGeneration, prompt_text: str) -> GenerationStats:
         first = gen.first_token_ms or 0.0
         stats = GenerationStats(
-            # Streams rarely report usage: the (memoized) count is what the budget used.
-            prompt_tokens=gen.prompt_tokens or self.count_tokens(prompt_text),
+            # Streams rarely report usage; an estimate, so that no keystroke pays for a
+            # tokenizer round trip just to fill in a counter.
+            prompt_tokens=gen.prompt_tokens or estimate_tokens(prompt_text),
             evaluated_tokens=0,
             generated_tokens=gen.generated_tokens,
             prompt_ms=first,

@@ -221,26 +221,12 @@ def _process_vram() -> int | None:
 def run_engine(idle_timeout: float) -> int:
     """The `codehearth engine` command: 0 when it served and went idle, or when another
     engine is already running (the caller attaches to that one)."""
-    engine_loop_policy_setup()
-    try:
-        asyncio.run(_main(idle_timeout))
-    except _AlreadyRunning:
-        log.info("a shared engine is already running")
-    return 0
-
-
-class _AlreadyRunning(Exception):
-    pass
-
-
-async def _main(idle_timeout: float) -> None:
-    engine = SharedEngine(idle_timeout)
-    if not engine.acquire():
-        raise _AlreadyRunning()
-    await engine.serve()
-
-
-def engine_loop_policy_setup() -> None:
     from ..lsp.protocol import install_lenient_json
 
+    engine = SharedEngine(idle_timeout)
+    if not engine.acquire():
+        log.info("a shared engine is already running")
+        return 0
     install_lenient_json()
+    asyncio.run(engine.serve())
+    return 0
