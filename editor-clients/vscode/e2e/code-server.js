@@ -340,7 +340,12 @@ async function main() {
     await page.locator('.quick-input-list .monaco-list-row').first().waitFor({ timeout: 10000 });
     await sleep(500);
     const rows = await page.locator('.quick-input-list .monaco-list-row').allInnerTexts();
-    note('show-status', { rows: rows.map((r) => r.replace(/\s+/g, ' ').trim()) });
+    const activeRow = await page.locator('.quick-input-list .monaco-list-row.focused').first().innerText().catch(() => '?');
+    note('show-status', { rows: rows.map((r) => r.replace(/\s+/g, ' ').trim()), active: activeRow.replace(/\s+/g, ' ').trim() });
+    // A reflexive Enter must not restart the server: the highlighted item is harmless.
+    if (/restart/i.test(activeRow)) {
+      throw new Error(`Show Status highlights "${activeRow}"`);
+    }
     await page.screenshot({ path: path.join(OUT, '7-show-status.png') });
     await page.keyboard.press('Escape');
 

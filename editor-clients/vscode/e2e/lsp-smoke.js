@@ -15,7 +15,8 @@ const rpc = require('vscode-languageserver-protocol/node');
 const { readSettings, serverLaunch, toInitializationOptions } = require('../out/config');
 const { chatArgs, explainArgs, reviewArgs, cancelArgs, attachmentFor, newStreamId, parseReviewResult, reviewSummary } = require('../out/commands');
 const { StreamRouter } = require('../out/stream');
-const { parseStatus, statusBarView } = require('../out/status');
+const { parseStatus } = require('../out/status');
+const { statusBarView } = require('../out/statusView');
 
 const SOURCE = [
   'def fizzbuzz(n):',

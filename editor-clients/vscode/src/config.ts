@@ -76,100 +76,116 @@ function blank(v: unknown): boolean {
   return v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
 }
 
-export function readSettings(get: SettingGetter): ReadResult {
-  const warnings: string[] = [];
+/** Reads settings of one kind each, dropping bad values with a warning in words. */
+class SettingReader {
+  readonly warnings: string[] = [];
 
-  const int = (key: string): number | undefined => {
-    const v = get(key);
+  constructor(private readonly get: SettingGetter) {}
+
+  raw(key: string): unknown {
+    return this.get(key);
+  }
+
+  int(key: string): number | undefined {
+    const v = this.get(key);
     if (blank(v)) {
       return undefined;
     }
     const rule = INT_RULES[key];
     if (typeof v !== 'number' || !Number.isInteger(v)) {
-      warnings.push(`codehearth.${key} must be a whole number; ignored`);
+      this.warnings.push(`codehearth.${key} must be a whole number; ignored`);
       return undefined;
     }
     if (rule && (v < rule.min || (rule.max !== undefined && v > rule.max))) {
       const range = rule.max !== undefined ? `${rule.min}–${rule.max}` : `at least ${rule.min}`;
-      warnings.push(`codehearth.${key} must be ${range}; ${v} ignored`);
+      this.warnings.push(`codehearth.${key} must be ${range}; ${v} ignored`);
       return undefined;
     }
     return v;
-  };
+  }
 
-  const temperature = (key: string): number | undefined => {
-    const v = get(key);
+  temperature(key: string): number | undefined {
+    const v = this.get(key);
     if (blank(v)) {
       return undefined;
     }
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 5) {
-      warnings.push(`codehearth.${key} must be a number from 0 to 5; ignored`);
+      this.warnings.push(`codehearth.${key} must be a number from 0 to 5; ignored`);
       return undefined;
     }
     return v;
-  };
+  }
 
-  const text = (key: string): string | undefined => {
-    const v = get(key);
+  text(key: string): string | undefined {
+    const v = this.get(key);
     if (blank(v)) {
       return undefined;
     }
     if (typeof v !== 'string') {
-      warnings.push(`codehearth.${key} must be a string; ignored`);
+      this.warnings.push(`codehearth.${key} must be a string; ignored`);
       return undefined;
     }
     return v.trim();
-  };
+  }
 
-  const strings = (key: string): string[] => {
-    const v = get(key);
+  strings(key: string): string[] {
+    const v = this.get(key);
     if (blank(v)) {
       return [];
     }
     if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) {
-      warnings.push(`codehearth.${key} must be a list of strings; ignored`);
+      this.warnings.push(`codehearth.${key} must be a list of strings; ignored`);
       return [];
     }
     return v as string[];
-  };
-
-  let multiline: Multiline | undefined;
-  const ml = get('completion.multiline');
-  if (ml === 'auto' || ml === 'never' || ml === 'always') {
-    multiline = ml;
-  } else if (!blank(ml)) {
-    warnings.push('codehearth.completion.multiline must be "auto", "never" or "always"; ignored');
   }
 
-  const enabled = get('completion.enabled');
-  const logContent = get('logContent');
+  multiline(key: string): Multiline | undefined {
+    const ml = this.get(key);
+    if (ml === 'auto' || ml === 'never' || ml === 'always') {
+      return ml;
+    }
+    if (!blank(ml)) {
+      this.warnings.push(`codehearth.${key} must be "auto", "never" or "always"; ignored`);
+    }
+    return undefined;
+  }
+}
 
-  const settings: Settings = {
-    serverCommand: text('serverCommand') ?? 'codehearth',
-    serverArgs: strings('serverArgs'),
-    model: text('model'),
-    manifest: text('manifest'),
-    context: int('context'),
-    nGpuLayers: int('nGpuLayers'),
-    nThreads: int('nThreads'),
-    logContent: logContent === true,
-    languages: strings('languages').map((l) => l.trim()).filter((l) => l.length > 0),
-    completion: {
-      enabled: enabled !== false,
-      multiline,
-      maxTokensSingle: int('completion.maxTokensSingle'),
-      maxTokensMulti: int('completion.maxTokensMulti'),
-      temperature: temperature(TEMPERATURE_KEYS[0]),
-      maxPromptTokens: int('completion.maxPromptTokens'),
-      maxLinesBefore: int('completion.maxLinesBefore'),
-      maxLinesAfter: int('completion.maxLinesAfter'),
-    },
-    explainTemperature: temperature(TEMPERATURE_KEYS[1]),
-    chatTemperature: temperature(TEMPERATURE_KEYS[2]),
-    reviewTemperature: temperature(TEMPERATURE_KEYS[3]),
-    replyMaxTokens: int('replyMaxTokens'),
+function readCompletion(r: SettingReader, multiline: Multiline | undefined): CompletionSettings {
+  return {
+    enabled: r.raw('completion.enabled') !== false,
+    multiline,
+    maxTokensSingle: r.int('completion.maxTokensSingle'),
+    maxTokensMulti: r.int('completion.maxTokensMulti'),
+    temperature: r.temperature(TEMPERATURE_KEYS[0]),
+    maxPromptTokens: r.int('completion.maxPromptTokens'),
+    maxLinesBefore: r.int('completion.maxLinesBefore'),
+    maxLinesAfter: r.int('completion.maxLinesAfter'),
   };
-  return { settings, warnings };
+}
+
+export function readSettings(get: SettingGetter): ReadResult {
+  const r = new SettingReader(get);
+  // Read first so that its warning comes first, as it always has.
+  const multiline = r.multiline('completion.multiline');
+  const settings: Settings = {
+    serverCommand: r.text('serverCommand') ?? 'codehearth',
+    serverArgs: r.strings('serverArgs'),
+    model: r.text('model'),
+    manifest: r.text('manifest'),
+    context: r.int('context'),
+    nGpuLayers: r.int('nGpuLayers'),
+    nThreads: r.int('nThreads'),
+    logContent: r.raw('logContent') === true,
+    languages: r.strings('languages').map((l) => l.trim()).filter((l) => l.length > 0),
+    completion: readCompletion(r, multiline),
+    explainTemperature: r.temperature(TEMPERATURE_KEYS[1]),
+    chatTemperature: r.temperature(TEMPERATURE_KEYS[2]),
+    reviewTemperature: r.temperature(TEMPERATURE_KEYS[3]),
+    replyMaxTokens: r.int('replyMaxTokens'),
+  };
+  return { settings, warnings: r.warnings };
 }
 
 /** What an environment offers for expanding `~` and `${workspaceFolder}` in paths. */

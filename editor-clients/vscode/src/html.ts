@@ -65,22 +65,8 @@ export function makeNonce(random: () => number = Math.random): string {
   return out;
 }
 
-export function panelHtml(nonce: string, cspSource: string): string {
-  const csp = [
-    "default-src 'none'",
-    `style-src 'nonce-${nonce}'`,
-    `script-src 'nonce-${nonce}'`,
-    `font-src ${cspSource}`,
-  ].join('; ');
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="UTF-8">
-<meta http-equiv="Content-Security-Policy" content="${csp}">
-<meta name="viewport" content="width=device-width, initial-scale=1.0">
-<title>codehearth</title>
-<style nonce="${nonce}">
-  body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); padding: 0; margin: 0; display: flex; flex-direction: column; height: 100vh; }
+/** The page's stylesheet: VS Code theme variables only. */
+const PAGE_STYLE = `  body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); padding: 0; margin: 0; display: flex; flex-direction: column; height: 100vh; }
   #log { flex: 1; overflow-y: auto; padding: 8px 14px; }
   .entry { margin: 10px 0; padding: 6px 10px; border-radius: 4px; }
   .entry .title { font-weight: 600; opacity: 0.85; margin-bottom: 4px; }
@@ -100,10 +86,10 @@ export function panelHtml(nonce: string, cspSource: string): string {
   button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); border: none; padding: 4px 10px; cursor: pointer; }
   button.secondary { color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); }
   button:disabled { opacity: 0.5; cursor: default; }
-</style>
-</head>
-<body>
-<div id="log" role="log" aria-live="polite"></div>
+`;
+
+/** The log of entries and the input bar under it. */
+const PAGE_BODY = `<div id="log" role="log" aria-live="polite"></div>
 <div id="bar">
   <div id="attachment"><span id="attachment-label"></span><button id="detach" class="secondary" title="Do not attach">✕</button></div>
   <div id="row">
@@ -112,9 +98,10 @@ export function panelHtml(nonce: string, cspSource: string): string {
     <button id="stop" class="secondary" disabled>Stop</button>
     <button id="new" class="secondary" title="Forget this conversation">New chat</button>
   </div>
-</div>
-<script nonce="${nonce}">
-(function () {
+</div>`;
+
+/** The page's script: renders entries, posts the input back (see the protocol above). */
+const PAGE_SCRIPT = `(function () {
   const vscode = acquireVsCodeApi();
   const log = document.getElementById('log');
   const input = document.getElementById('input');
@@ -171,7 +158,29 @@ export function panelHtml(nonce: string, cspSource: string): string {
   });
   vscode.postMessage({ type: 'ready' });
 })();
-</script>
+`;
+
+export function panelHtml(nonce: string, cspSource: string): string {
+  const csp = [
+    "default-src 'none'",
+    `style-src 'nonce-${nonce}'`,
+    `script-src 'nonce-${nonce}'`,
+    `font-src ${cspSource}`,
+  ].join('; ');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>codehearth</title>
+<style nonce="${nonce}">
+${PAGE_STYLE}</style>
+</head>
+<body>
+${PAGE_BODY}
+<script nonce="${nonce}">
+${PAGE_SCRIPT}</script>
 </body>
 </html>`;
 }

@@ -44,79 +44,118 @@ const HEADING = /^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$/;
 const BULLET = /^\s{0,3}[-*+]\s+(.*)$/;
 const ORDERED = /^\s{0,3}(\d{1,9})[.)]\s+(.*)$/;
 
+/** Collects the HTML of the blocks: an open paragraph and an open list are flushed as needed. */
+class BlockWriter {
+  readonly html: string[] = [];
+  private paragraph: string[] = [];
+  private list: { tag: 'ul' | 'ol'; items: string[]; start: number } | undefined;
+
+  flushParagraph(): void {
+    if (this.paragraph.length > 0) {
+      this.html.push(`<p>${this.paragraph.map(renderInline).join('<br>')}</p>`);
+      this.paragraph = [];
+    }
+  }
+
+  flushList(): void {
+    const list = this.list;
+    if (list) {
+      const start = list.tag === 'ol' && list.start !== 1 ? ` start="${list.start}"` : '';
+      this.html.push(`<${list.tag}${start}>${list.items.map((i) => `<li>${renderInline(i)}</li>`).join('')}</${list.tag}>`);
+      this.list = undefined;
+    }
+  }
+
+  flush(): void {
+    this.flushParagraph();
+    this.flushList();
+  }
+
+  /** A finished block (code, heading) after whatever was open. */
+  block(html: string): void {
+    this.flush();
+    this.html.push(html);
+  }
+
+  listItem(tag: 'ul' | 'ol', text: string, start: number): void {
+    this.flushParagraph();
+    if (!this.list || this.list.tag !== tag) {
+      this.flushList();
+      this.list = { tag, items: [], start };
+    }
+    this.list.items.push(text);
+  }
+
+  /** Adds `line` to the last list item when it is an indented continuation of it. */
+  continuesList(line: string): boolean {
+    if (!this.list || !/^\s+\S/.test(line)) {
+      return false;
+    }
+    this.list.items[this.list.items.length - 1] += ` ${line.trim()}`;
+    return true;
+  }
+
+  paragraphLine(line: string): void {
+    this.flushList();
+    this.paragraph.push(line);
+  }
+}
+
+/** The fenced block opened at `lines[open]`: its HTML and the index of its closing line. */
+function fencedCode(lines: string[], open: number, fence: RegExpExecArray): { html: string; end: number } {
+  const marker = fence[1];
+  const lang = fence[2];
+  const body: string[] = [];
+  let i = open + 1;
+  while (i < lines.length && !(lines[i].trim().startsWith(marker[0].repeat(marker.length)) && lines[i].trim().replace(/[`~]/g, '') === '')) {
+    body.push(lines[i]);
+    i++;
+  }
+  const cls = lang ? ` class="language-${escapeHtml(lang)}"` : '';
+  return { html: `<pre><code${cls}>${escapeHtml(body.join('\n'))}</code></pre>`, end: i };
+}
+
+/** One line that is not in a code fence. */
+function writeLine(out: BlockWriter, line: string): void {
+  if (line.trim() === '') {
+    out.flush();
+    return;
+  }
+  const heading = HEADING.exec(line);
+  if (heading) {
+    const level = heading[1].length;
+    out.block(`<h${level}>${renderInline(heading[2])}</h${level}>`);
+    return;
+  }
+  const bullet = BULLET.exec(line);
+  if (bullet) {
+    out.listItem('ul', bullet[1], 1);
+    return;
+  }
+  const ordered = ORDERED.exec(line);
+  if (ordered) {
+    out.listItem('ol', ordered[2], Number(ordered[1]));
+    return;
+  }
+  if (!out.continuesList(line)) {
+    out.paragraphLine(line);
+  }
+}
+
 /** Block markdown: fenced code, headings, lists, paragraphs. */
 export function renderMarkdown(markdown: string): string {
   const lines = markdown.replace(/\r\n?/g, '\n').split('\n');
-  const html: string[] = [];
-  let paragraph: string[] = [];
-  let list: { tag: 'ul' | 'ol'; items: string[]; start: number } | undefined;
-
-  const flushParagraph = (): void => {
-    if (paragraph.length > 0) {
-      html.push(`<p>${paragraph.map(renderInline).join('<br>')}</p>`);
-      paragraph = [];
-    }
-  };
-  const flushList = (): void => {
-    if (list) {
-      const start = list.tag === 'ol' && list.start !== 1 ? ` start="${list.start}"` : '';
-      html.push(`<${list.tag}${start}>${list.items.map((i) => `<li>${renderInline(i)}</li>`).join('')}</${list.tag}>`);
-      list = undefined;
-    }
-  };
-
+  const out = new BlockWriter();
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const fence = FENCE.exec(line);
+    const fence = FENCE.exec(lines[i]);
     if (fence) {
-      flushParagraph();
-      flushList();
-      const marker = fence[1];
-      const lang = fence[2];
-      const body: string[] = [];
-      i++;
-      while (i < lines.length && !(lines[i].trim().startsWith(marker[0].repeat(marker.length)) && lines[i].trim().replace(/[`~]/g, '') === '')) {
-        body.push(lines[i]);
-        i++;
-      }
-      const cls = lang ? ` class="language-${escapeHtml(lang)}"` : '';
-      html.push(`<pre><code${cls}>${escapeHtml(body.join('\n'))}</code></pre>`);
+      const code = fencedCode(lines, i, fence);
+      out.block(code.html);
+      i = code.end;
       continue;
     }
-    if (line.trim() === '') {
-      flushParagraph();
-      flushList();
-      continue;
-    }
-    const heading = HEADING.exec(line);
-    if (heading) {
-      flushParagraph();
-      flushList();
-      const level = heading[1].length;
-      html.push(`<h${level}>${renderInline(heading[2])}</h${level}>`);
-      continue;
-    }
-    const bullet = BULLET.exec(line);
-    const ordered = bullet ? undefined : ORDERED.exec(line);
-    if (bullet || ordered) {
-      flushParagraph();
-      const tag = bullet ? 'ul' : 'ol';
-      if (!list || list.tag !== tag) {
-        flushList();
-        list = { tag, items: [], start: ordered ? Number(ordered[1]) : 1 };
-      }
-      list.items.push(bullet ? bullet[1] : (ordered as RegExpExecArray)[2]);
-      continue;
-    }
-    if (list && /^\s+\S/.test(line)) {
-      // A continuation line of the last list item.
-      list.items[list.items.length - 1] += ` ${line.trim()}`;
-      continue;
-    }
-    flushList();
-    paragraph.push(line);
+    writeLine(out, lines[i]);
   }
-  flushParagraph();
-  flushList();
-  return html.join('\n');
+  out.flush();
+  return out.html.join('\n');
 }

@@ -1,15 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  escapeMarkdown,
-  gib,
-  humanBytes,
-  parseStatus,
-  statusBarView,
-  statusRows,
-  statusTooltipMarkdown,
-  vramText,
-} from '../status';
+import { parseStatus } from '../status';
+import { escapeMarkdown, gib, humanBytes, statusBarView, statusRows, statusTooltipMarkdown, vramText } from '../statusView';
 
 const GiB = 1024 ** 3;
 
