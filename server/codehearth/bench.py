@@ -158,7 +158,7 @@ def replay_floor(args: argparse.Namespace, files: list[Path], model_path: str) -
     """llama-cpp-python called directly: the cost of the model alone."""
     import llama_cpp
 
-    threads = args.threads or os.cpu_count() or 1
+    threads = args.n_threads or os.cpu_count() or 1
     llm = llama_cpp.Llama(
         model_path=model_path,
         n_ctx=args.context,

@@ -31,7 +31,7 @@ class BenchClient:
             ("--manifest", args.manifest),
             ("--model", args.model),
             ("--context", args.context),
-            ("--threads", args.threads),
+            ("--threads", args.n_threads),
         ):
             if value:
                 cmd += [flag, str(value)]

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from .completion.service import CompletionService
+from .config import ServeOptions
 from .context.documents import DocumentStore
 from .engine.types import EngineConfig
 from .engine.worker import Engine
 from .gpu.apply import LayerDecision, decide_layers
-from .lsp.options import ServeOptions
 from .models.manifest import Manifest, ManifestError, ModelEntry, load_manifest
 from .models.resolve import ModelNotFound, resolve_model_path
 

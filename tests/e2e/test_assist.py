@@ -47,7 +47,7 @@ def _range(start_line: int, end_line: int) -> dict:
 async def _start(server_factory, *args: str, init=INIT):
     session = await server_factory(*args, init_options=init)
     commands = session.init_result.capabilities.execute_command_provider.commands
-    assert "codehearth.explain" in commands, "lsp/assist.py is not registered in create_server"
+    assert "codehearth.explain" in commands, "lsp/assist.py is not registered in lsp/app.py"
     return session, watch_assist(session)
 
 

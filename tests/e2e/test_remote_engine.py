@@ -123,7 +123,7 @@ def _lines(start: int, end: int) -> dict:
 
 
 def test_doctor_checks_the_remote_engine(tmp_path, cluster):
-    from codehearth.gpu.doctor import doctor_report
+    from codehearth.doctor import doctor_report
 
     manifest = _manifest(tmp_path, cluster + "/v1", '[defaults]\ncompletion = "team"\n')
     report = doctor_report(str(manifest))

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..context.builder import CompletionContext, build_context
+from ..config import CompletionSettings
+from ..context.builder import CompletionContext, ContextBudget, build_context
 from ..context.documents import DocumentSnapshot
 from ..engine.session import Cancelled, ModelSession
 from ..engine.types import GenerationParams, GenerationStats
@@ -23,7 +24,16 @@ from ..engine.worker import PRIORITY_COMPLETION, Engine, Job
 from ..models.manifest import Sampling
 from .postprocess import block_finished, clean_suggestion
 from .prompt import build_prompt, stop_token_ids
-from .settings import CompletionSettings
+
+
+def context_budget(settings: CompletionSettings, n_ctx: int, max_new_tokens: int) -> ContextBudget:
+    """The prompt's share of the context window: what the settings allow, within n_ctx."""
+    room = max(64, n_ctx - max_new_tokens - 8)
+    return ContextBudget(
+        max_prompt_tokens=min(settings.max_prompt_tokens, room),
+        max_lines_before=settings.max_lines_before,
+        max_lines_after=settings.max_lines_after,
+    )
 
 
 class CompletionResult(BaseModel):
@@ -67,7 +77,7 @@ class CompletionService:
     ) -> CompletionResult:
         started = time.perf_counter()
         probe = self._params(multiline=True)
-        budget = self.settings.budget(session.n_ctx, probe.max_tokens)
+        budget = context_budget(self.settings, session.n_ctx, probe.max_tokens)
         ctx = build_context(snap, line, character, session.count_tokens, budget)
         # The user's multi-line policy decides once; generation stop and clean-up follow it.
         multiline = self._is_multiline(ctx.multiline)

@@ -9,27 +9,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from jinja2.sandbox import SecurityError
 from lsprotocol import types
 from pydantic import BaseModel, ValidationError
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
-from ..commands.chat_template import ChatTemplateError
-from ..commands.code_context import gather_context
-from ..commands.diagnostics import SOURCE, quick_fix, ranges_overlap, to_diagnostic
-from ..commands.lsp_stream import (
-    Stream,
-    cancel_task_on_request_cancel,
-    capture_work_done_tokens,
-    current_request_id,
-    current_work_done_token,
-)
-from ..commands.payloads import (
+from ..assist.payloads import (
     CancelArgs,
     ChatArgs,
     ExplainArgs,
@@ -40,19 +29,25 @@ from ..commands.payloads import (
     SessionArgs,
     describe_validation_error,
 )
-from ..commands.review import GrammarError, diff_target
-from ..commands.service import (
+from ..assist.review import diff_target
+from ..assist.service import (
     ActiveRequest,
-    AssistInputError,
     AssistService,
     ReviewOutcome,
     document_review_target,
     resolve_range,
 )
-from ..engine.worker import EngineBusy, EngineUnavailable
-from .errors import RequestFailed
-from .lifecycle import report_startup_error
+from ..context.selection import gather_context
+from .diagnostics import SOURCE, quick_fix, ranges_overlap, to_diagnostic
+from .errors import RequestFailed, lsp_errors, require_model
 from .server import CodehearthServer
+from .stream import (
+    Stream,
+    cancel_task_on_request_cancel,
+    capture_work_done_tokens,
+    current_request_id,
+    current_work_done_token,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,21 +87,8 @@ def parse_argument(model: type[M], command: str, args: tuple[Any, ...]) -> M:
         raise JsonRpcInvalidParams(describe_validation_error(command, exc)) from exc
 
 
-@contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except AssistInputError as exc:
-        raise JsonRpcInvalidParams(str(exc)) from exc
-    except (EngineBusy, EngineUnavailable, ChatTemplateError, SecurityError, GrammarError) as exc:
-        raise RequestFailed(f"codehearth: {exc}") from exc
-
-
 def _service(ls: CodehearthServer) -> AssistService:
-    runtime = ls.runtime
-    if report_startup_error(ls) or runtime.engine is None:
-        raise RequestFailed(f"codehearth: {runtime.error() or 'model not started'}")
-    return AssistService.for_runtime(runtime)
+    return AssistService.for_runtime(require_model(ls))
 
 
 def _stream(ls: CodehearthServer, command: str, stream_id: str | None, session=None) -> Stream:
@@ -128,7 +110,7 @@ async def _streamed(
     title = f"codehearth: {stream.command.removeprefix('codehearth.')}"
     stream.begin(title, lambda: service.cancel(stream_id=active.stream_id))
     try:
-        with _errors():
+        with lsp_errors(ls):
             return await call()
     except BaseException:
         stream.end(None, failed=True)
@@ -140,7 +122,7 @@ async def _streamed(
 async def _explain(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]:
     a = parse_argument(ExplainArgs, EXPLAIN, args)
     service = _service(ls)
-    with _errors():
+    with lsp_errors(ls):
         snap, start, end = resolve_range(ls.runtime.store, a.uri, a.range)
     ctx = gather_context(snap, start, end)
     stream = _stream(ls, EXPLAIN, a.stream_id)
@@ -160,7 +142,7 @@ async def _chat(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]:
     service = _service(ls)
     attachment = None
     if a.uri is not None:
-        with _errors():
+        with lsp_errors(ls):
             snap, start, end = resolve_range(ls.runtime.store, a.uri, a.range)
         attachment = gather_context(snap, start, end)
     session = a.session or uuid.uuid4().hex
@@ -247,7 +229,7 @@ async def _review(ls: CodehearthServer, args: tuple[Any, ...]) -> dict[str, Any]
     service = _service(ls)
     lines: tuple[int, int] | None = None
     if a.uri is not None:
-        with _errors():
+        with lsp_errors(ls):
             snap, start, end = resolve_range(ls.runtime.store, a.uri, a.range)
         target = document_review_target(snap, start, end, whole=a.range is None)
         uris = {a.uri: a.uri}

@@ -9,9 +9,11 @@ import os
 from lsprotocol import types
 from pydantic import ValidationError
 
+from ..config import InitOptions
 from ..runtime import Runtime
-from .options import InitOptions
+from .loading import download_then_load, watch_load
 from .server import CodehearthServer
+from .status import StatusPublisher
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +60,6 @@ def register(server: CodehearthServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodehearthServer, params: types.InitializedParams) -> None:
-        from .loading import download_then_load, watch_load
-
         start_status_push(ls)
         if ls.runtime.needs_download:
             ls.background = asyncio.ensure_future(download_then_load(ls))
@@ -77,20 +77,6 @@ def register(server: CodehearthServer) -> None:
     def exit_(ls: CodehearthServer, params: None = None) -> None:
         # LSP: exit code 0 after shutdown, 1 without (the client gave up on us).
         ls.leave(0 if ls.shutdown_received else 1, "exit notification")
-
-
-def leave(ls: CodehearthServer, code: int, why: str) -> None:
-    """Free the model and end the process at once.
-
-    pygls's own exit path waits for its stdin reader thread, which stays blocked in
-    read() while the pipe is open; nothing is left to do after exit, so don't wait.
-    """
-    log.info("exiting (%s)", why)
-    try:
-        ls.runtime.stop()
-    finally:
-        logging.shutdown()
-        os._exit(code)
 
 
 def watch_editor_process(ls: CodehearthServer, pid: int) -> None:
@@ -122,22 +108,9 @@ def _alive(pid: int) -> bool:
 
 
 def start_status_push(ls: CodehearthServer) -> None:
-    from .status import StatusPublisher
-
     if ls.status_publisher is not None:
         return
     ls.status_publisher = StatusPublisher(ls)
     ls.status_publisher.start()
     ls.runtime.on_change = ls.status_publisher.poke
     ls.status_publisher.poke()
-
-
-def report_startup_error(ls: CodehearthServer) -> bool:
-    """Tell the user once, in the editor, why completions are unavailable."""
-    error = ls.runtime.error()
-    if error and not ls.error_shown:
-        ls.error_shown = True
-        ls.window_show_message(
-            types.ShowMessageParams(type=types.MessageType.Error, message=f"codehearth: {error}")
-        )
-    return error is not None

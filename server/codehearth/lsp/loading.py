@@ -9,6 +9,7 @@ import uuid
 from lsprotocol import types
 
 from ..engine.worker import EngineUnavailable
+from .errors import report_startup_error
 from .server import CodehearthServer
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,6 @@ async def download_then_load(ls: CodehearthServer) -> None:
 
 async def watch_load(ls: CodehearthServer) -> None:
     """Tell the user once the model is loaded, or why it is not."""
-    from .lifecycle import report_startup_error
-
     engine = ls.runtime.engine
     if engine is None:
         report_startup_error(ls)

@@ -1,17 +1,19 @@
-"""The codehearth language server: pygls wiring only; features live in sibling modules."""
+"""The codehearth language server object: pygls's LanguageServer plus what one editor
+connection holds. It knows no feature; lsp/app.py registers them on it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import TYPE_CHECKING
 
 from pygls.lsp.server import LanguageServer
 
 from .. import __version__
+from ..config import ServeOptions
 from ..runtime import Runtime
-from .options import ServeOptions
-from .protocol import CodehearthProtocol, install_lenient_json
+from .protocol import CodehearthProtocol
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -39,20 +41,17 @@ class CodehearthServer(LanguageServer):
         self.on_leave: Callable[[CodehearthServer], None] | None = None
 
     def leave(self, code: int, why: str) -> None:
+        """End this editor connection: in the shared engine only the connection, else
+        free the model and end the process at once."""
         if self.on_leave is not None:
             log.info("connection ends (%s)", why)
             self.on_leave(self)
             return
-        from .lifecycle import leave
-
-        leave(self, code, why)
-
-
-def create_server(options: ServeOptions | None = None) -> CodehearthServer:
-    from . import assist, commands, documents, inline, lifecycle
-
-    install_lenient_json()
-    server = CodehearthServer(options or ServeOptions())
-    for module in (lifecycle, documents, inline, commands, assist):
-        module.register(server)
-    return server
+        log.info("exiting (%s)", why)
+        try:
+            self.runtime.stop()
+        finally:
+            # pygls's own exit path waits for its stdin reader thread, which stays blocked
+            # in read() while the pipe is open; nothing is left to do after exit.
+            logging.shutdown()
+            os._exit(code)

@@ -41,7 +41,7 @@ def _local_file(entry: ModelEntry) -> Path:
 
 
 def _hub_cached_file(entry: ModelEntry) -> Path:
-    from .download import cached_path
+    from .cache import cached_path
 
     cached = cached_path(entry)
     if cached is not None:

@@ -24,7 +24,7 @@ from typing import IO, Any
 
 from pygls.io_ import run_async
 
-from ..lsp.options import ServeOptions
+from ..config import ServeOptions
 from ..runtime import HostRegistry
 from .paths import lock_path, socket_path
 
@@ -128,7 +128,7 @@ class SharedEngine:
     async def _serve_lsp(
         self, hello: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        from ..lsp.server import create_server
+        from ..lsp.app import create_server
 
         options = ServeOptions.model_validate(hello.get("options") or {})
         self._next_id += 1

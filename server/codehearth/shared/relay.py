@@ -19,7 +19,7 @@ import threading
 import time
 from typing import BinaryIO
 
-from ..lsp.options import ServeOptions
+from ..config import ServeOptions
 from .engine import PROTOCOL_VERSION
 from .paths import log_path, socket_path
 

@@ -6,17 +6,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..lsp.options import ServeOptions
+from ..assist.payloads import ChatArgs, ExplainArgs, RangeArg, ReviewArgs, SamplingOverride
+from ..assist.service import AssistInputError, AssistService, document_review_target, resolve_range
+from ..config import add_model_flags, options_from_args
+from ..context.selection import CodeContext, gather_context
 from ..runtime import Runtime
-from .code_context import CodeContext, gather_context
-from .payloads import ChatArgs, ExplainArgs, RangeArg, ReviewArgs, SamplingOverride
-from .service import AssistInputError, AssistService, document_review_target, resolve_range
+from .logs import setup_logging
+from .startup import StartupFailed, fail, open_file, start_runtime
 
 
 def _line_span(text: str) -> tuple[int, int]:
@@ -39,13 +40,12 @@ def _add_sampling_args(p: argparse.ArgumentParser) -> None:
 def add_subcommands(
     sub: argparse._SubParsersAction,
     common_parent: argparse.ArgumentParser,
-    add_model_args: Callable[[argparse.ArgumentParser], None],
 ) -> None:
     explain = sub.add_parser("explain", parents=[common_parent], help="explain lines of a file")
     explain.add_argument("file")
     explain.add_argument("--lines", type=_line_span, required=True, help="A-B (1-based)")
     _add_sampling_args(explain)
-    add_model_args(explain)
+    add_model_flags(explain)
     explain.set_defaults(func=cmd_explain)
 
     chat = sub.add_parser(
@@ -54,7 +54,7 @@ def add_subcommands(
     chat.add_argument("--file", help="attach this file (or --lines of it) to the conversation")
     chat.add_argument("--lines", type=_line_span, help="A-B of --file")
     _add_sampling_args(chat)
-    add_model_args(chat)
+    add_model_flags(chat)
     chat.set_defaults(func=cmd_chat)
 
     review = sub.add_parser("review", parents=[common_parent], help="review a file offline")
@@ -62,45 +62,14 @@ def add_subcommands(
     review.add_argument("--lines", type=_line_span, help="A-B (1-based); default: whole file")
     review.add_argument("--json", action="store_true", help="print the findings as JSON")
     _add_sampling_args(review)
-    add_model_args(review)
+    add_model_flags(review)
     review.set_defaults(func=cmd_review)
-
-
-def _options(args: argparse.Namespace) -> ServeOptions:
-    return ServeOptions.from_args(args)
 
 
 def _sampling(args: argparse.Namespace) -> SamplingOverride | None:
     values = {"max_tokens": args.max_tokens, "temperature": args.temperature}
     given = {k: v for k, v in values.items() if v is not None}
     return SamplingOverride(**given) if given else None
-
-
-def _start(args: argparse.Namespace) -> tuple[Runtime, AssistService] | None:
-    logging.basicConfig(stream=sys.stderr, level=getattr(logging, args.log_level.upper(), 30))
-    runtime = Runtime(_options(args))
-    runtime.start()
-    if runtime.error() or runtime.engine is None:
-        print(f"codehearth: {runtime.error() or 'model not started'}", file=sys.stderr)
-        return None
-    try:
-        runtime.engine.wait_loaded()
-    except Exception as exc:
-        print(f"codehearth: {exc}", file=sys.stderr)
-        runtime.stop()
-        return None
-    return runtime, AssistService.for_runtime(runtime)
-
-
-def _open(runtime: Runtime, file: str) -> str:
-    from ..context.languages import language_for
-
-    path = Path(file)
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    uri = path.resolve().as_uri()
-    spec = language_for("", uri)
-    runtime.store.open(uri, spec.name if spec else "plaintext", 0, text)
-    return uri
 
 
 def _range(runtime: Runtime, uri: str, span: tuple[int, int]) -> RangeArg:
@@ -124,28 +93,27 @@ def _write(delta: str) -> None:
 
 
 def _run(args: argparse.Namespace, body: Callable[[Runtime, AssistService], int]) -> int:
-    started = _start(args)
-    if started is None:
-        return 1
-    runtime, service = started
+    setup_logging(args.log_level)
+    try:
+        runtime = start_runtime(options_from_args(args))
+    except StartupFailed as exc:
+        return fail(str(exc))
+    service = AssistService.for_runtime(runtime)
     try:
         return body(runtime, service)
     except OSError as exc:
-        print(f"codehearth: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
-        return 2
+        return fail(f"cannot read {exc.filename}: {exc.strerror}", 2)
     except AssistInputError as exc:
-        print(f"codehearth: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc), 2)
     except Exception as exc:
-        print(f"codehearth: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     finally:
         runtime.stop()
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     def body(runtime: Runtime, service: AssistService) -> int:
-        uri = _open(runtime, args.file)
+        uri = open_file(runtime, Path(args.file))
         a = ExplainArgs(uri=uri, range=_range(runtime, uri, args.lines), sampling=_sampling(args))
         snap, start, end = resolve_range(runtime.store, uri, a.range)
         ctx = gather_context(snap, start, end)
@@ -158,7 +126,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def cmd_review(args: argparse.Namespace) -> int:
     def body(runtime: Runtime, service: AssistService) -> int:
-        uri = _open(runtime, args.file)
+        uri = open_file(runtime, Path(args.file))
         rng = _range(runtime, uri, args.lines) if args.lines else None
         a = ReviewArgs(uri=uri, range=rng, sampling=_sampling(args))
         snap, start, end = resolve_range(runtime.store, uri, rng)
@@ -185,7 +153,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     def body(runtime: Runtime, service: AssistService) -> int:
         attachment = None
         if args.file:
-            uri = _open(runtime, args.file)
+            uri = open_file(runtime, Path(args.file))
             rng = _range(runtime, uri, args.lines) if args.lines else None
             snap, start, end = resolve_range(runtime.store, uri, rng)
             attachment = gather_context(snap, start, end)

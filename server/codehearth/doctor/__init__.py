@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, Field
-
-from codehearth.gpu.nvml import NvmlStatus, probe_gpus
-from codehearth.gpu.planner import GIB, OffloadPlan
-from codehearth.models.choose import choose_model, inspect_local, plan_entry
-from codehearth.models.listing import source_label
-from codehearth.models.manifest import Manifest, ManifestError, ModelEntry, Role, load_manifest
+from ..engine.build import LlamaBuild, llama_build
+from ..gpu.nvml import NvmlStatus, probe_gpus
+from ..gpu.planner import GIB, OffloadPlan
+from ..models.choose import choose_model, inspect_local, plan_entry
+from ..models.listing import source_label
+from ..models.manifest import Manifest, ManifestError, ModelEntry, Role, load_manifest
+from .payloads import DoctorReport, ModelCheck, Problem, Severity, VramCheck
+from .remote import check_remote
 
 CUDA_REINSTALL = (
     'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'
@@ -27,8 +28,6 @@ CUDA_REINSTALL = (
 # NVML reasons (see nvml._REASONS) that mean "no NVIDIA hardware/driver here" rather
 # than "a driver is installed but broken".
 _NO_DRIVER_MARKERS = ("library not found", "nvidia-ml-py is not installed", "no GPU found")
-
-Severity = Literal["error", "warning", "note"]
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
 
@@ -39,56 +38,6 @@ _DRIVER_FIXES = {
     "lost": "Reboot (or reset the GPU with `nvidia-smi -r`); check power and seating.",
     "reset": "Reset the GPU with `nvidia-smi -r`, or reboot.",
 }
-
-
-class LlamaBuild(BaseModel):
-    """The installed llama-cpp-python and the features its llama.cpp was compiled with."""
-
-    importable: bool
-    version: str | None = None
-    gpu_offload: bool = False
-    # "CPU: AVX2 AVX512 FMA ...; CUDA: ARCHS=890 ..." from llama_print_system_info().
-    system_info: str | None = None
-    error: str | None = None
-
-
-class VramCheck(BaseModel):
-    predicted_bytes: int
-    measured_bytes: int
-    # (predicted - measured) / measured: negative means the model took more than planned.
-    error: float
-
-
-class ModelCheck(BaseModel):
-    """A default model: is its file here, and where would its layers go."""
-
-    name: str
-    roles: list[Role]
-    source: str
-    present: bool
-    path: str | None = None
-    plan: OffloadPlan | None = None
-    summary: str
-    problem: str | None = None
-    vram: VramCheck | None = None
-
-
-class Problem(BaseModel):
-    severity: Severity
-    message: str
-    fix: str
-
-
-class DoctorReport(BaseModel):
-    usable: bool
-    nvml: NvmlStatus
-    llama: LlamaBuild
-    manifest_sources: list[str] = Field(default_factory=list)
-    manifest_error: str | None = None
-    models: list[ModelCheck] = Field(default_factory=list)
-    # What `model = "auto"` would pick for completion, with its reason.
-    auto_completion: str | None = None
-    problems: list[Problem] = Field(default_factory=list)
 
 
 def prediction_error(plan: OffloadPlan, measured_bytes: int) -> float:
@@ -113,40 +62,6 @@ def vram_check(plan: OffloadPlan, measured: int | Mapping[int, int]) -> VramChec
         return None
     error = prediction_error(plan, total)
     return VramCheck(predicted_bytes=plan.predicted_vram_bytes, measured_bytes=total, error=error)
-
-
-def llama_build() -> LlamaBuild:
-    try:
-        import llama_cpp
-    except Exception as exc:  # a broken wheel raises OSError/RuntimeError, not ImportError
-        return LlamaBuild(importable=False, error=f"{type(exc).__name__}: {exc}")
-    build = LlamaBuild(importable=True, version=getattr(llama_cpp, "__version__", None))
-    try:
-        build.gpu_offload = bool(llama_cpp.llama_supports_gpu_offload())
-        build.system_info = summarize_system_info(llama_cpp.llama_print_system_info())
-    except Exception as exc:
-        build.error = f"llama.cpp capability query failed: {exc}"
-    return build
-
-
-def summarize_system_info(raw: bytes | str) -> str:
-    """'CUDA : ARCHS = 890 | CPU : AVX2 = 1 | FMA = 0 |' -> 'CUDA: ARCHS=890; CPU: AVX2'."""
-    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-    sections: list[tuple[str, list[str]]] = []
-    for part in (p.strip() for p in text.split("|")):
-        if not part:
-            continue
-        if " : " in part:  # a new backend section starts with "NAME : "
-            backend, part = (s.strip() for s in part.split(" : ", 1))
-            sections.append((backend, []))
-        elif not sections:
-            sections.append(("llama.cpp", []))
-        key, _, value = (s.strip() for s in part.partition("="))
-        if value in ("", "1"):
-            sections[-1][1].append(key)
-        elif value != "0":
-            sections[-1][1].append(f"{key}={value}")
-    return "; ".join(f"{name}: {' '.join(flags) or '-'}" for name, flags in sections)
 
 
 def doctor_report(
@@ -232,7 +147,6 @@ def _check_model(
     entry: ModelEntry, role: Role, gpus: NvmlStatus, gpu_supported: bool
 ) -> tuple[ModelCheck, list[Problem]]:
     if entry.source_kind == "remote":
-        from ..remote.doctor import check_remote
 
         return check_remote(entry, role)
     local = inspect_local(entry)

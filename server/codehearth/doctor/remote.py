@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..gpu.doctor import ModelCheck, Problem
 from ..models.listing import source_label
 from ..models.manifest import ModelEntry, Role
+from ..remote.config import RemoteError
+from ..remote.openai_compat import OpenAICompatClient
+from .payloads import ModelCheck, Problem
 
 
 def check_remote(entry: ModelEntry, role: Role) -> tuple[ModelCheck, list[Problem]]:
     """Ask the configured engine what it is (the one connection doctor makes, and only
     to the URL the user configured)."""
-    from ..remote.config import RemoteError
-    from ..remote.openai_compat import OpenAICompatClient
-
     check = ModelCheck(
         name=entry.name, roles=[role], source=source_label(entry), present=True, summary=""
     )

@@ -11,16 +11,16 @@ import llama_cpp
 import pynvml
 import pytest
 
-from codehearth.gpu import doctor
-from codehearth.gpu.doctor import (
+from codehearth import doctor
+from codehearth.doctor import (
     CUDA_REINSTALL,
     DoctorReport,
     doctor_report,
     prediction_error,
     print_doctor,
-    summarize_system_info,
     vram_check,
 )
+from codehearth.engine.build import summarize_system_info
 from codehearth.gpu.nvml import NvmlStatus
 from codehearth.gpu.planner import GIB, MIB, OffloadPlan
 

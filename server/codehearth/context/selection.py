@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlparse
 
 import tree_sitter
 
-from ..context.documents import DocumentSnapshot
-from ..context.languages import LanguageSpec
-from ..context.textindex import byte_len
+from .documents import DocumentSnapshot
+from .languages import LanguageSpec
+from .textindex import byte_len
 
 CountTokens = Callable[[str], int]
 

@@ -4,55 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
-from collections.abc import Callable
 from typing import BinaryIO
 
-from . import __version__
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def _setup_logging(level: str, log_content: bool = False) -> None:
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not log_content:
-        # pygls logs whole JSON-RPC messages (the user's code): every message at debug
-        # and info level, and malformed ones in warnings and tracebacks.
-        for name in ("pygls", "pygls.protocol", "pygls.server", "pygls.feature_manager"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_redact_pygls)
-
-
-def _redact_pygls(record: logging.LogRecord) -> bool:
-    """Keep pygls's warnings and errors but not the message contents they quote."""
-    if record.name.startswith("pygls"):
-        record.msg = "%s (message details hidden; run with --log-content to see them)"
-        record.args = (record.funcName,)
-        record.exc_info = None
-        record.exc_text = None
-        record.stack_info = None
-    return True
-
-
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", help="models.toml with models to add or override")
-    p.add_argument("--model", help="manifest model name (default: the manifest's default)")
-    p.add_argument("--context", type=int, help="context window in tokens")
-    p.add_argument("--n-gpu-layers", type=int, help="layers to offload (-1 = all, 0 = CPU)")
-    p.add_argument("--threads", type=int, help="CPU threads for llama.cpp")
-
-
-def _serve_options(args: argparse.Namespace, **extra: object):
-    from .lsp.options import ServeOptions
-
-    return ServeOptions.from_args(args, **extra)
+from .. import __version__
+from ..config import add_model_flags, options_from_args
+from .logs import setup_logging
 
 
 def _private_lsp_stdout() -> BinaryIO:
@@ -70,9 +28,9 @@ def _private_lsp_stdout() -> BinaryIO:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .lsp.server import create_server
+    from ..lsp.app import create_server
 
-    _setup_logging(args.log_level, args.log_content)
+    setup_logging(args.log_level, args.log_content)
     if args.tcp is not None and not _host_allowed(args.host, args.allow_remote):
         print(
             f"codehearth: refusing to listen on {args.host}: only loopback addresses are "
@@ -81,9 +39,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    options = _serve_options(args, log_content=args.log_content)
+    options = options_from_args(args, log_content=args.log_content)
     if args.shared or os.environ.get("CODEHEARTH_SHARED", "") == "1":
-        from .shared.relay import serve_shared
+        from ..shared.relay import serve_shared
 
         return serve_shared(options, args.idle_timeout)
     channel = _private_lsp_stdout() if args.tcp is None else None
@@ -99,14 +57,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
-    from .shared.engine import run_engine
+    from ..shared.engine import run_engine
 
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level)
     return run_engine(args.idle_timeout)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
-    from .shared.ps import print_ps
+    from ..shared.ps import print_ps
 
     return print_ps(as_json=args.json)
 
@@ -123,36 +81,36 @@ def _host_allowed(host: str, allow_remote: bool) -> bool:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from .oneshot import complete_file
+    from .complete import complete_file
 
-    _setup_logging(args.log_level)
-    return complete_file(_serve_options(args), args.file, args.line, args.col, args.json)
+    setup_logging(args.log_level)
+    return complete_file(options_from_args(args), args.file, args.line, args.col, args.json)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .models.listing import print_models
+    from ..models.listing import print_models
 
     return print_models(args.manifest, as_json=args.json)
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from .models.pull import pull_command
+    from ..models.pull import pull_command
 
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level)
     return pull_command(args.name, args.manifest)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .gpu.doctor import print_doctor
+    from ..doctor import print_doctor
 
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level)
     return print_doctor(args.manifest, as_json=args.json)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from ..bench import run_bench
 
-    _setup_logging(args.log_level)
+    setup_logging(args.log_level)
     return run_bench(args)
 
 
@@ -164,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", parents=[common], help="run the language server on stdio")
-    _add_model_args(serve)
+    add_model_flags(serve)
     serve.add_argument(
         "--log-content", action="store_true", help="allow user code in debug logs (off by default)"
     )
@@ -203,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     complete.add_argument("--line", type=int, required=True, help="1-based line")
     complete.add_argument("--col", type=int, required=True, help="1-based column")
     complete.add_argument("--json", action="store_true", help="print a JSON object")
-    _add_model_args(complete)
+    add_model_flags(complete)
     complete.set_defaults(func=cmd_complete)
 
     models = sub.add_parser(
@@ -219,9 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--manifest")
     pull.set_defaults(func=cmd_pull)
 
-    from .commands.cli import add_subcommands
+    from .assist import add_subcommands
 
-    add_subcommands(sub, common, _add_model_args)
+    add_subcommands(sub, common)
 
     doctor = sub.add_parser(
         "doctor", parents=[common], help="check the GPU, the llama.cpp build and the default models"
@@ -233,8 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser(
         "bench", parents=[common], help="typing-replay latency benchmark vs the engine floor"
     )
-    _add_model_args(bench)
-    from .bench import add_arguments
+    add_model_flags(bench)
+    from ..bench import add_arguments
 
     add_arguments(bench)
     bench.set_defaults(func=cmd_bench)

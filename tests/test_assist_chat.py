@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codehearth.commands.chat import (
+from codehearth.assist.chat import (
     MAX_TURNS,
     ChatSession,
     ChatStore,
@@ -14,9 +14,9 @@ from codehearth.commands.chat import (
     chat_prepare,
     fit_history,
 )
-from codehearth.commands.code_context import gather_context
-from codehearth.commands.payloads import PromptRecord
+from codehearth.assist.payloads import PromptRecord
 from codehearth.context.documents import DocumentStore
+from codehearth.context.selection import gather_context
 from codehearth.engine.session import ModelSession
 from codehearth.engine.types import EngineConfig, GenerationParams
 

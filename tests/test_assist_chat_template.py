@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jinja2.sandbox import SecurityError
 
-from codehearth.commands.chat_template import (
+from codehearth.assist.chat_template import (
     ChatMessage,
     ChatTemplate,
     ChatTemplateError,

@@ -8,16 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from .context.documents import PositionError
-from .lsp.options import ServeOptions
-from .runtime import Runtime
-
-
-def _language_id(path: Path) -> str:
-    from .context.languages import language_for
-
-    spec = language_for("", path.resolve().as_uri())
-    return spec.name if spec else "plaintext"
+from ..config import ServeOptions
+from ..context.documents import PositionError
+from .startup import StartupFailed, fail, language_id, start_runtime
 
 
 def complete_file(options: ServeOptions, file: str, line: int, col: int, as_json: bool) -> int:
@@ -25,36 +18,32 @@ def complete_file(options: ServeOptions, file: str, line: int, col: int, as_json
     try:
         text = path.read_text(encoding="utf-8", errors="surrogateescape")
     except OSError as exc:
-        print(f"codehearth: cannot read {file}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    runtime = Runtime(options)
+        return fail(f"cannot read {file}: {exc.strerror or exc}", 2)
     load_started = time.perf_counter()
-    runtime.start()
-    if runtime.error() or runtime.engine is None or runtime.completion is None:
-        print(f"codehearth: {runtime.error()}", file=sys.stderr)
-        return 1
     try:
-        runtime.engine.wait_loaded()
-        load_ms = (time.perf_counter() - load_started) * 1000
-        doc = runtime.store.open(path.resolve().as_uri(), _language_id(path), 0, text)
+        runtime = start_runtime(options)
+    except StartupFailed as exc:
+        return fail(str(exc))
+    load_ms = (time.perf_counter() - load_started) * 1000
+    try:
+        doc = runtime.store.open(path.resolve().as_uri(), language_id(path), 0, text)
         try:
             doc.offset_at(line - 1, col - 1)
         except PositionError as exc:
-            print(f"codehearth: {file}:{line}:{col} is outside the file ({exc})", file=sys.stderr)
-            return 2
+            return fail(f"{file}:{line}:{col} is outside the file ({exc})", 2)
+        assert runtime.completion is not None
         result = asyncio.run(runtime.completion.complete(doc.snapshot(), line - 1, col - 1))
     except Exception as exc:
-        print(f"codehearth: {exc}", file=sys.stderr)
-        return 1
+        return fail(str(exc))
     finally:
         runtime.stop()
-    stats = result.stats
     if as_json:
         payload = result.model_dump()
         payload["load_ms"] = round(load_ms, 1)
         print(json.dumps(payload, indent=2))
         return 0
     print(result.items[0] if result.items else "(no suggestion)")
+    stats = result.stats
     if stats is not None:
         print(
             f"-- model {runtime.entry.name if runtime.entry else '?'} ({result.mode} mode), "

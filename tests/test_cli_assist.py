@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codehearth.cli import _add_model_args
-from codehearth.commands.cli import add_subcommands
+from codehearth.cli.assist import add_subcommands
 
 SOURCE = "def add(a, b):\n    return a - b\n\n\nprint(add(1, 2))\n"
 
@@ -20,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--log-level", default="warning")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_subcommands(sub, common, _add_model_args)
+    add_subcommands(sub, common)
     return parser
 
 

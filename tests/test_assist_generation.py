@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from codehearth.commands.generation import PreparedPrompt, StreamingRun
-from codehearth.commands.payloads import SamplingOverride
-from codehearth.commands.review import parse_findings, review_grammar
-from codehearth.commands.sampling import REVIEW_MAX_TOKENS, REVIEW_MIN_TOKENS, generation_params
+from codehearth.assist.generation import PreparedPrompt, StreamingRun
+from codehearth.assist.payloads import SamplingOverride
+from codehearth.assist.review import parse_findings, review_grammar
+from codehearth.assist.sampling import REVIEW_MAX_TOKENS, REVIEW_MIN_TOKENS, generation_params
 from codehearth.engine.types import EngineConfig, GenerationParams
 from codehearth.engine.worker import PRIORITY_CHAT, PRIORITY_COMPLETION, Engine, Job
 from codehearth.models.manifest import Sampling
@@ -127,7 +127,7 @@ async def test_soft_cancel_of_a_preempted_chat_returns_its_partial_text(engine: 
     it then must still answer (Engine.cancel alone would leave the future pending)."""
     import asyncio
 
-    from codehearth.commands.service import AssistService
+    from codehearth.assist.service import AssistService
 
     service = AssistService(engine, None)
     active = service.begin("s-1", session="chat")

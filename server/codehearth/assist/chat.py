@@ -13,10 +13,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..context.selection import CodeContext, fit_text, render_context
 from ..engine.session import ModelSession
 from ..engine.types import GenerationParams
 from .chat_template import ChatMessage, chat_template_for, encode_chat
-from .code_context import CodeContext, fit_text, render_context
 from .generation import PreparedPrompt
 from .payloads import PromptRecord
 

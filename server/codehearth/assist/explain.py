@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ..context.selection import CodeContext, render_context
 from ..engine.session import ModelSession
 from ..engine.types import GenerationParams
 from .chat_template import ChatMessage, chat_template_for, encode_chat
-from .code_context import CodeContext, render_context
 from .generation import PreparedPrompt
 
 EXPLAIN_SYSTEM = (

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from ..context.documents import DocumentSnapshot
+from ..context.selection import display_path, fit_text
 from ..engine.session import ModelSession
 from ..engine.types import GenerationParams
 from .chat_template import ChatMessage, chat_template_for, encode_chat
-from .code_context import display_path, fit_text
 from .diff import map_diff_lines, strip_diff_markers
 from .generation import PreparedPrompt
 from .payloads import Finding

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from .payloads import StreamNotification
+from ..assist.payloads import StreamNotification
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..context.documents import DocumentSnapshot, DocumentStore, PositionError
+from ..context.selection import CodeContext
 from ..engine.session import Cancelled
 from ..engine.worker import PRIORITY_CHAT, Engine, EngineUnavailable, Job
 from ..models.manifest import Sampling
 from .chat import ChatStore, chat_prepare
-from .code_context import CodeContext
 from .explain import explain_prepare
 from .generation import StreamedText, StreamingRun
 from .payloads import (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from codehearth.commands.code_context import fit_text, gather_context, render_context
 from codehearth.context.documents import DocumentStore
+from codehearth.context.selection import fit_text, gather_context, render_context
 
 CODE = '''import json
 from pathlib import Path

@@ -10,10 +10,9 @@ import llama_cpp
 import pytest
 from lsprotocol import types
 
-from codehearth.commands.diagnostics import quick_fix, to_diagnostic
-from codehearth.commands.diff import map_diff_lines
-from codehearth.commands.payloads import Finding
-from codehearth.commands.review import (
+from codehearth.assist.diff import map_diff_lines
+from codehearth.assist.payloads import Finding
+from codehearth.assist.review import (
     GrammarError,
     check_grammar,
     diff_target,
@@ -26,6 +25,7 @@ from codehearth.commands.review import (
 from codehearth.context.documents import DocumentStore
 from codehearth.engine.session import ModelSession
 from codehearth.engine.types import EngineConfig, GenerationParams
+from codehearth.lsp.diagnostics import quick_fix, to_diagnostic
 
 from .fixtures.tiny_gguf import write_tiny_gguf
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from lsprotocol import types
 
+from ..assist.review import PlacedFinding
 from ..context.documents import DocumentSnapshot
-from .review import PlacedFinding
 
 SOURCE = "codehearth"
 FIX_TITLE = "codehearth: apply suggested fix"

@@ -1,0 +1,183 @@
+"""Every option codehearth takes, once: a pydantic field with its description, default and bounds.
+
+Below every other layer (it imports nothing of codehearth), so the language server, the
+CLI, the shared engine and the benchmarks read one schema. What is derived from it:
+
+* the command-line flags of the model options (`add_model_flags`, `options_from_args`):
+  each field of `ModelOptions` names its flag in `json_schema_extra`;
+* `initializationOptions` (camelCase or snake_case keys): `InitOptions` itself;
+* the option table of docs/protocol.md (`options_table()`; a test keeps the two equal,
+  `python -m codehearth.config` prints it).
+
+A manifest's per-model knobs (sampling, context, FIM template) live with the manifest
+(models/manifest.py): they describe a model, not a user's choice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import types
+import typing
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
+
+_CAMEL = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class CompletionSettings(BaseModel):
+    """How inline completion behaves; `completion.*` in initializationOptions."""
+
+    model_config = _CAMEL
+
+    multiline: Literal["auto", "never", "always"] = Field(
+        "auto", description="auto = multi-line only at an empty line (Copilot-like)"
+    )
+    max_tokens_single: int = Field(
+        32, ge=1, le=4096, description="new tokens for a mid-line suggestion"
+    )
+    max_tokens_multi: int = Field(96, ge=1, le=4096, description="new tokens for a block")
+    temperature: float | None = Field(
+        None, ge=0.0, le=5.0, description="overrides the manifest's sampling temperature"
+    )
+    max_prompt_tokens: int = Field(
+        1536, ge=64, description="token budget of prefix + suffix + extra context"
+    )
+    max_lines_before: int = Field(128, ge=1, description="line cap of the window above")
+    max_lines_after: int = Field(32, ge=0, description="line cap of the window below")
+
+
+class ModelOptions(BaseModel):
+    """Which model runs and how; the same knobs as command-line flags of every subcommand."""
+
+    model_config = _CAMEL
+
+    manifest: str | None = Field(
+        None,
+        description="path of a user models.toml added to the default manifest",
+        json_schema_extra={"flag": "--manifest"},
+    )
+    model: str | None = Field(
+        None,
+        description='manifest model name for completion; "auto" picks the largest that fits',
+        json_schema_extra={"flag": "--model"},
+    )
+    context: int | None = Field(
+        None,
+        ge=256,
+        le=1_048_576,
+        description="context window in tokens (default: the manifest entry's)",
+        json_schema_extra={"flag": "--context"},
+    )
+    n_gpu_layers: int | None = Field(
+        None,
+        ge=-1,
+        description="layers to offload (-1 all, 0 CPU; default: the manifest's)",
+        json_schema_extra={"flag": "--n-gpu-layers"},
+    )
+    n_threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="CPU threads for llama.cpp (default: all cores)",
+        json_schema_extra={"flag": "--threads"},
+    )
+
+
+class InitOptions(ModelOptions):
+    """What an editor may send in initializationOptions (camelCase or snake_case keys)."""
+
+    completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    log_content: bool = Field(
+        False, description="allow user code in debug logs (off: code never reaches the logs)"
+    )
+
+
+class ServeOptions(InitOptions):
+    """The same knobs from the command line; initializationOptions win over them."""
+
+    def merged_with(self, init: InitOptions | None) -> ServeOptions:
+        if init is None:
+            return self
+        given = init.model_dump(exclude_unset=True)
+        merged = self.model_dump()
+        for key, value in given.items():
+            if key == "completion":
+                merged["completion"] = {**merged["completion"], **value}
+            elif value is not None:
+                merged[key] = value
+        return ServeOptions.model_validate(merged)
+
+
+# -- derived: command-line flags ------------------------------------------------------------
+
+
+def _flag(info: FieldInfo) -> str:
+    extra = info.json_schema_extra
+    assert isinstance(extra, dict), "every ModelOptions field names its flag"
+    return str(extra["flag"])
+
+
+def _scalar_type(annotation: Any) -> type:
+    """int for `int | None`, str for `str | None`."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0]
+    return annotation
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    """--manifest, --model, --context, --n-gpu-layers, --threads: one per ModelOptions field."""
+    for name, info in ModelOptions.model_fields.items():
+        parser.add_argument(
+            _flag(info),
+            dest=name,
+            type=_scalar_type(info.annotation),
+            help=info.description,
+        )
+
+
+def options_from_args(args: argparse.Namespace, **extra: Any) -> ServeOptions:
+    """ServeOptions from the flags add_model_flags made (absent flags stay unset)."""
+    given = {name: getattr(args, name, None) for name in ModelOptions.model_fields}
+    return ServeOptions(**given, **extra)
+
+
+# -- derived: the option table of docs/protocol.md ------------------------------------------
+
+
+def _type_name(annotation: Any) -> str:
+    scalar = _scalar_type(annotation)
+    if typing.get_origin(scalar) is Literal:
+        return " \\| ".join(f'`"{v}"`' for v in typing.get_args(scalar))
+    return {str: "string", int: "int", float: "float", bool: "bool"}.get(scalar, str(scalar))
+
+
+def _rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for name, info in model.model_fields.items():
+        key = prefix + to_camel(name)
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            rows.extend(_rows(annotation, key + "."))
+            continue
+        default = info.get_default(call_default_factory=True)
+        meaning = info.description or ""
+        if default is not None:
+            shown = str(default).lower() if isinstance(default, bool) else default
+            meaning += f" (default {shown})"
+        rows.append((key, _type_name(annotation), meaning))
+    return rows
+
+
+def options_table() -> str:
+    """The initializationOptions table, as docs/protocol.md shows it."""
+    lines = ["| key | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{key}` | {kind} | {meaning} |" for key, kind, meaning in _rows(InitOptions)]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(options_table())
