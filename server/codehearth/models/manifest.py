@@ -51,6 +51,10 @@ class ModelEntry(Sampling):
     quant: str | None = None
     path: str | None = None
     package: str | None = None
+    # A model split over several packages: "package/relative/path" of each chunk, in
+    # order, joined once into the models directory as `file` (needs sha256; `package`
+    # is then what pip installs to get them all).
+    chunks: list[str] | None = Field(None, min_length=1)
     context: int = Field(4096, ge=128, le=1_048_576)
     roles: list[Role] = Field(default_factory=lambda: ["completion"])
     fim: str | None = None
@@ -91,12 +95,27 @@ class ModelEntry(Sampling):
             raise ValueError(f"'{sources[0]}' needs 'file' (or 'quant' for a Hub repo)")
         if self.quant is not None and self.repo is None:
             raise ValueError("'quant' picks a file in a Hub repo; it needs 'repo'")
+        if self.chunks is not None:
+            self._check_chunks()
         return self
+
+    def _check_chunks(self) -> None:
+        if self.package is None:
+            raise ValueError("'chunks' needs 'package' (the package pip installs to get them)")
+        if self.sha256 is None:
+            raise ValueError("'chunks' needs 'sha256' of the joined file (it is verified)")
+        for chunk in self.chunks or []:
+            package, _, relative = chunk.partition("/")
+            parts = relative.split("/")
+            if not package.isidentifier() or any(p in ("", ".", "..") for p in parts):
+                raise ValueError(f"chunk {chunk!r} is not 'python_package/relative/path'")
 
     def _check_remote(self) -> ModelEntry:
         if self.base_url is None:
             raise ValueError('backend = "openai" needs base_url (e.g. "http://gpu-box:8080/v1")')
-        local = [k for k in ("repo", "path", "package", "file", "quant") if getattr(self, k)]
+        local = [
+            k for k in ("repo", "path", "package", "file", "quant", "chunks") if getattr(self, k)
+        ]
         if local:
             raise ValueError(f"a remote model has no local file; remove {', '.join(local)}")
         self.remote_config()  # validate URL and key variable name now, with the field path
@@ -117,6 +136,11 @@ class ModelEntry(Sampling):
     @property
     def sampling(self) -> Sampling:
         return Sampling.model_validate(self.model_dump(include=set(Sampling.model_fields)))
+
+    @property
+    def assembled(self) -> bool:
+        """A package model shipped as chunks (models/assemble.py joins them)."""
+        return self.chunks is not None
 
     @property
     def source_kind(self) -> Literal["hub", "path", "package", "remote"]:

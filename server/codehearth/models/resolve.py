@@ -1,4 +1,7 @@
-"""Find the GGUF file of a manifest entry on this machine, without any network access."""
+"""Find the GGUF file of a manifest entry on this machine, without any network access.
+
+A model shipped as package chunks is joined into the models directory here, on first use.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +33,20 @@ def _package_file(entry: ModelEntry) -> Path:
     )
 
 
+def _assembled_file(entry: ModelEntry) -> Path:
+    """Joined from its chunks on first use (local work only, a few seconds, once)."""
+    from .assemble import AssemblyError, ensure_assembled
+
+    try:
+        return ensure_assembled(entry)
+    except AssemblyError as exc:
+        raise ModelNotFound(str(exc)) from exc
+    except OSError as exc:
+        raise ModelNotFound(
+            f"model {entry.name!r}: cannot write the joined model file: {exc.strerror or exc}"
+        ) from exc
+
+
 def _local_file(entry: ModelEntry) -> Path:
     assert entry.path is not None
     path = Path(os.path.expanduser(entry.path))
@@ -59,7 +76,7 @@ def resolve_model_path(entry: ModelEntry) -> Path:
             f"model {entry.name!r} runs on a remote engine ({entry.base_url}); it has no local file"
         )
     if entry.source_kind == "package":
-        return _package_file(entry)
+        return _assembled_file(entry) if entry.assembled else _package_file(entry)
     if entry.source_kind == "path":
         return _local_file(entry)
     return _hub_cached_file(entry)
