@@ -59,6 +59,10 @@ class ModelEntry(Sampling):
     roles: list[Role] = Field(default_factory=lambda: ["completion"])
     fim: str | None = None
     n_gpu_layers: int | Literal["auto"] = "auto"
+    # Whether this model's code review is known to be good (measured with `codehearth eval
+    # --review`). Until it is, review severities are capped at "warning" and the review
+    # result says that findings may be unreliable.
+    reviews_reliably: bool = False
     # Where inference runs: this machine (llama.cpp) or an OpenAI-compatible engine the
     # user points at (llama-server, vLLM, Ollama, LM Studio...). Code goes only there.
     backend: Literal["llama.cpp", "openai"] = "llama.cpp"
