@@ -1,87 +1,166 @@
-"""A real LSP client (pygls) driving a real `codehearth serve` subprocess over stdio."""
+"""Drive a real `codehearth serve` subprocess over stdio the way an editor does.
+
+The client is pytest-lsp's `LanguageClient`: it records what the server sends an editor
+(showMessage, logMessage, progress, diagnostics) and checks server-to-client messages
+against the capabilities the client declared. ServerSession wraps it with the few
+requests the tests make and initializes with a client capability set recorded from a real
+editor (capabilities/, see its README.md), so the server sees what Neovim or VS Code send.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import sys
+import warnings
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from lsprotocol import types
-from pygls.lsp.client import LanguageClient
+import pytest_lsp
+from lsprotocol import converters, types
+from pygls.lsp.client import LanguageClient as PyglsClient
+from pygls.protocol import default_converter
+from pytest_lsp.client import register_lsp_features
+
+CAPABILITIES = Path(__file__).parent / "capabilities"
+# The capability sets recorded from real editors; e2e tests marked `editors` run per set.
+EDITORS = ("neovim-0.12", "vscode")
+DEFAULT_EDITOR = "neovim-0.12"
+
+
+@cache
+def _recorded(editor: str) -> dict[str, Any]:
+    return json.loads((CAPABILITIES / f"{editor}.json").read_text(encoding="utf-8"))
+
+
+def recorded_initialize(editor: str) -> dict[str, Any]:
+    """clientInfo and capabilities an editor sent, as JSON (for raw clients)."""
+    return json.loads(json.dumps(_recorded(editor)))  # a copy callers may change
+
+
+def initialize_params(editor: str, init_options: dict[str, Any] | None) -> types.InitializeParams:
+    """What `editor` sends in `initialize`, with our initializationOptions."""
+    recorded = _recorded(editor)
+    converter = converters.get_converter()
+    return types.InitializeParams(
+        process_id=os.getpid(),
+        root_uri=None,
+        client_info=converter.structure(recorded["clientInfo"], types.ClientInfo),
+        capabilities=converter.structure(recorded["capabilities"], types.ClientCapabilities),
+        initialization_options=init_options,
+    )
+
+
+class CheckedProtocol(pytest_lsp.LanguageClientProtocol):
+    """pytest-lsp's protocol, keeping its spec warnings (a server message the declared
+    capabilities do not allow) as a list to assert on rather than warnings to overlook."""
+
+    def _handle_request(self, msg_id, method_name, params):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pytest_lsp.LspSpecificationWarning)
+            result = super()._handle_request(msg_id, method_name, params)
+        self._keep(method_name, caught)
+        return result
+
+    def _handle_notification(self, method_name, params):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pytest_lsp.LspSpecificationWarning)
+            super()._handle_notification(method_name, params)
+        self._keep(method_name, caught)
+
+    def _keep(self, method: str, caught: list[warnings.WarningMessage]) -> None:
+        for warning in caught:
+            if issubclass(warning.category, pytest_lsp.LspSpecificationWarning):
+                self._server.spec_problems.append(f"{method}: {warning.message}")
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+
+
+class CodehearthClient(pytest_lsp.LanguageClient):
+    """pytest-lsp's client plus codehearth's own notifications and the server's stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(protocol_cls=CheckedProtocol, converter_factory=default_converter)
+        register_lsp_features(self)  # pytest-lsp's recording handlers
+        # (monotonic arrival time, status object) of each codehearth/status push.
+        self.statuses: list[tuple[float, dict[str, Any]]] = []
+        self.streams: list[dict[str, Any]] = []  # codehearth/stream notifications, in order
+        self.stderr = bytearray()
+        self.spec_problems: list[str] = []
+
+        @self.feature("codehearth/status")
+        def _status(params: Any) -> None:
+            self.statuses.append((asyncio.get_running_loop().time(), unstructure(params)))
+
+        @self.feature("codehearth/stream")
+        def _stream(params: Any) -> None:
+            self.streams.append(unstructure(params))
+
+    async def start_io(self, cmd: str, *args, **kwargs) -> None:
+        # pygls's start; our stderr reader stands in for pytest-lsp's forwarder, keeping a
+        # copy (tests look for user code in it) as it passes it on to pytest's capture.
+        await PyglsClient.start_io(self, cmd, *args, **kwargs)
+        self._stderr_forwarder = asyncio.create_task(self._keep_stderr())
+
+    async def _keep_stderr(self) -> None:
+        assert self._server is not None and self._server.stderr is not None
+        sink = getattr(sys.stderr, "buffer", None)
+        while chunk := await self._server.stderr.read(65536):
+            self.stderr.extend(chunk)
+            if sink is not None:
+                sink.write(chunk)
 
 
 class ServerSession:
-    """One server process, initialized, with helpers for the requests tests make."""
+    """One server process, initialized as `editor` would, with the requests tests make."""
 
-    def __init__(self) -> None:
-        self.client = LanguageClient("codehearth-tests", "0")
-        self.messages: list[types.ShowMessageParams] = []
-        self.log_messages: list[types.LogMessageParams] = []
-        self.stderr = bytearray()
+    def __init__(self, editor: str = DEFAULT_EDITOR) -> None:
+        self.editor = editor
+        self.client = CodehearthClient()
         self.init_result: types.InitializeResult | None = None
-        self.progress: list[types.ProgressParams] = []
-        self._stderr_task: asyncio.Task | None = None
         self._versions: dict[str, int] = {}
-        # (monotonic arrival time, status object) of each codehearth/status push.
-        self.statuses: list[tuple[float, dict[str, Any]]] = []
 
-        @self.client.feature("codehearth/status")
-        def _status(params: Any) -> None:
-            self.statuses.append((asyncio.get_running_loop().time(), _unstructure(params)))
+    # What pytest-lsp records, under the names the tests use.
+    @property
+    def messages(self) -> list[types.ShowMessageParams]:
+        return self.client.messages
 
-        @self.client.feature(types.WINDOW_SHOW_MESSAGE)
-        def _show(params: types.ShowMessageParams) -> None:
-            self.messages.append(params)
+    @property
+    def log_messages(self) -> list[types.LogMessageParams]:
+        return self.client.log_messages
 
-        @self.client.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
-        def _create(params: types.WorkDoneProgressCreateParams) -> None:
-            return None
+    @property
+    def statuses(self) -> list[tuple[float, dict[str, Any]]]:
+        return self.client.statuses
 
-        @self.client.feature(types.PROGRESS)
-        def _progress(params: types.ProgressParams) -> None:
-            self.progress.append(params)
-
-        @self.client.feature(types.WINDOW_LOG_MESSAGE)
-        def _log(params: types.LogMessageParams) -> None:
-            self.log_messages.append(params)
-
-    async def start(
-        self, *args: str, init_options: dict[str, Any] | None = None, env: dict | None = None
-    ) -> types.InitializeResult:
-        full_env = {**os.environ, **(env or {})}
-        await self.client.start_io(
-            sys.executable, "-m", "codehearth.cli", "serve", *args, env=full_env
-        )
-        self._stderr_task = asyncio.create_task(self._drain_stderr())
-        self.init_result = await asyncio.wait_for(
-            self.client.initialize_async(
-                types.InitializeParams(
-                    process_id=os.getpid(),
-                    root_uri=None,
-                    capabilities=types.ClientCapabilities(
-                        general=types.GeneralClientCapabilities(
-                            position_encodings=[types.PositionEncodingKind.Utf8]
-                        ),
-                        window=types.WindowClientCapabilities(work_done_progress=True),
-                    ),
-                    initialization_options=init_options,
-                )
-            ),
-            timeout=60,
-        )
-        self.client.initialized(types.InitializedParams())
-        return self.init_result
-
-    async def _drain_stderr(self) -> None:
-        stream = self.client._server.stderr  # pygls pipes stderr; unread, it would fill up
-        while chunk := await stream.read(65536):
-            self.stderr.extend(chunk)
+    @property
+    def stderr(self) -> bytearray:
+        return self.client.stderr
 
     @property
     def process(self) -> asyncio.subprocess.Process:
         return self.client._server
+
+    def server_command(self) -> list[str]:
+        """How the server is started (before `serve` and its arguments)."""
+        return [sys.executable, "-m", "codehearth.cli"]
+
+    def server_env(self, env: dict[str, str] | None) -> dict[str, str]:
+        return {**os.environ, **(env or {})}
+
+    async def start(
+        self, *args: str, init_options: dict[str, Any] | None = None, env: dict | None = None
+    ) -> types.InitializeResult:
+        command = [*self.server_command(), "serve", *args]
+        await self.client.start_io(*command, env=self.server_env(env))
+        params = initialize_params(self.editor, init_options)
+        self.init_result = await asyncio.wait_for(self.client.initialize_session(params), 60)
+        return self.init_result
 
     def open(self, uri: str, text: str, language_id: str = "python") -> None:
         self._versions[uri] = 1
@@ -130,13 +209,7 @@ class ServerSession:
         )
 
     async def status(self) -> dict[str, Any]:
-        result = await asyncio.wait_for(
-            self.client.workspace_execute_command_async(
-                types.ExecuteCommandParams(command="codehearth.status", arguments=[])
-            ),
-            30,
-        )
-        return _plain(result)
+        return await execute(self, "codehearth.status", timeout=30)
 
     async def wait_state(self, wanted: str, timeout: float = 60) -> dict[str, Any]:
         """Poll codehearth.status until the model reaches a state (or fails)."""
@@ -149,18 +222,21 @@ class ServerSession:
             await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            try:
-                await asyncio.wait_for(self.client.shutdown_async(None), 10)
-                self.client.exit(None)
-            except Exception:
-                self.process.kill()
-        try:
-            await asyncio.wait_for(self.client.stop(), 10)
-        except TimeoutError:
-            self.process.kill()
-        if self._stderr_task is not None:
-            await asyncio.wait_for(self._stderr_task, 5)
+        """shutdown and exit (kill if that fails); all of stderr read; the client closed."""
+        process = self.process
+        if process is None:
+            return await self.client.stop()
+        if process.returncode is None:
+            # pytest-lsp skips shutdown when initialize never answered: kill then.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.client.shutdown_session(), 10)
+            if process.returncode is None:
+                process.kill()
+        # pytest-lsp's stop() cancels the stderr reader: let it reach EOF first.
+        forwarder = self.client._stderr_forwarder
+        if forwarder is not None:
+            await asyncio.wait_for(asyncio.shield(forwarder), 10)
+        await asyncio.wait_for(self.client.stop(), 10)
 
 
 def _plain(obj: Any) -> Any:
@@ -172,6 +248,17 @@ def _plain(obj: Any) -> Any:
     if hasattr(obj, "__dict__") and not isinstance(obj, type):
         return {k: _plain(v) for k, v in vars(obj).items() if not k.startswith("_")}
     return obj
+
+
+def unstructure(obj: Any) -> Any:
+    """lsprotocol (attrs, slotted) objects and pygls's generic params as plain data."""
+    if hasattr(obj, "__attrs_attrs__"):
+        return converters.get_converter().unstructure(obj)
+    if hasattr(obj, "_asdict"):  # pygls turns unknown JSON objects into named tuples
+        return {k: unstructure(v) for k, v in obj._asdict().items()}
+    if isinstance(obj, list | tuple):
+        return [unstructure(v) for v in obj]
+    return _plain(obj)
 
 
 def items_of(result: types.InlineCompletionList | list | None) -> list[str]:
@@ -188,64 +275,48 @@ def items_of(result: types.InlineCompletionList | list | None) -> list[str]:
 # -- assist commands (explain, chat, review) ----------------------------------------------
 
 
-def _unstructure(obj: Any) -> Any:
-    """lsprotocol (attrs, slotted) objects and pygls's generic params as plain data."""
-    if hasattr(obj, "__attrs_attrs__"):
-        from lsprotocol.converters import get_converter
+class DiagnosticsView:
+    """pytest-lsp's diagnostics record (the latest publish per URI) with lists for values;
+    pop a URI to wait for its next publish."""
 
-        return get_converter().unstructure(obj)
-    if hasattr(obj, "_asdict"):  # pygls turns unknown JSON objects into named tuples
-        return {k: _unstructure(v) for k, v in obj._asdict().items()}
-    if isinstance(obj, list | tuple):
-        return [_unstructure(v) for v in obj]
-    return _plain(obj)
+    def __init__(self, record: dict[str, Any]) -> None:
+        self._record = record
+
+    def __contains__(self, uri: str) -> bool:
+        return uri in self._record
+
+    def __getitem__(self, uri: str) -> list[types.Diagnostic]:
+        return list(self._record[uri])
+
+    def pop(self, uri: str) -> list[types.Diagnostic]:
+        return list(self._record.pop(uri))
 
 
 class AssistEvents:
-    """Notifications the assist commands send, in arrival order."""
+    """What the assist commands sent since watch_assist(): codehearth/stream notes and
+    $/progress (each as plain data), and the latest diagnostics per URI."""
 
-    def __init__(self) -> None:
-        self.events: list[tuple[str, Any]] = []  # ("stream" | "progress", plain params)
-        self.diagnostics: dict[str, list[types.Diagnostic]] = {}
-        self.diagnostic_batches: list[tuple[str, list[types.Diagnostic]]] = []
+    def __init__(self, session: ServerSession) -> None:
+        self._client = session.client
+        self._streams_from = len(self._client.streams)
+        self._progress_from = {t: len(r) for t, r in self._client.progress_reports.items()}
+        self.diagnostics = DiagnosticsView(self._client.diagnostics)
 
     def of(self, kind: str) -> list[Any]:
-        return [params for k, params in self.events if k == kind]
-
-
-def _listen(session: ServerSession, method: str, callback) -> None:
-    """Handle a server notification, alongside any handler already registered for it."""
-    features = session.client.protocol.fm.features
-    existing = features.get(method)
-    if existing is None:
-        session.client.feature(method)(callback)
-        return
-
-    def both(params: Any) -> Any:
-        existing(params)
-        return callback(params)
-
-    features[method] = both
+        if kind == "stream":
+            return self._client.streams[self._streams_from :]
+        if kind == "progress":
+            return [
+                {"token": token, "value": unstructure(value)}
+                for token, reports in self._client.progress_reports.items()
+                for value in reports[self._progress_from.get(token, 0) :]
+            ]
+        raise ValueError(f"no such event kind: {kind}")
 
 
 def watch_assist(session: ServerSession) -> AssistEvents:
-    """Record codehearth/stream, $/progress and publishDiagnostics from now on."""
-    events = AssistEvents()
-
-    def on_stream(params: Any) -> None:
-        events.events.append(("stream", _unstructure(params)))
-
-    def on_progress(params: types.ProgressParams) -> None:
-        events.events.append(("progress", _unstructure(params)))
-
-    def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
-        events.diagnostics[params.uri] = list(params.diagnostics)
-        events.diagnostic_batches.append((params.uri, list(params.diagnostics)))
-
-    _listen(session, "codehearth/stream", on_stream)
-    _listen(session, types.PROGRESS, on_progress)
-    _listen(session, types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS, on_diagnostics)
-    return events
+    """Follow codehearth/stream, $/progress and publishDiagnostics from now on."""
+    return AssistEvents(session)
 
 
 async def execute(
@@ -256,6 +327,10 @@ async def execute(
     timeout: float = 60,
 ) -> Any:
     """workspace/executeCommand; the result as plain dicts and lists."""
+    if work_done_token is not None:
+        # A token the client made (not window/workDoneProgress/create's): pytest-lsp must
+        # know it, as an editor does, to take its $/progress.
+        session.client.progress_reports.setdefault(work_done_token, [])
     params = types.ExecuteCommandParams(
         command=command, arguments=list(arguments), work_done_token=work_done_token
     )

@@ -13,6 +13,8 @@ from .raw_client import RawLspClient
 
 DATA = Path(__file__).parent.parent / "data"
 DETERMINISTIC = {"completion": {"temperature": 0.0}}
+# Each test runs once per recorded editor capability set (capabilities/).
+pytestmark = pytest.mark.editors()
 
 
 async def test_initialize_advertises_inline_completion(server_factory):

@@ -39,15 +39,11 @@ async def test_missing_hub_model_downloads_with_progress_then_serves(server_fact
         status = await session.wait_state("ready", timeout=120)
         assert status["state"] == "ready", status
         assert hub.gets("smol.gguf")
-    kinds = [
-        p.value.get("kind") if isinstance(p.value, dict) else p.value.kind for p in session.progress
-    ]
+    # pytest-lsp's record: one list of begin/report/end values per (server-made) token.
+    values = [value for values in session.client.progress_reports.values() for value in values]
+    kinds = [value.kind for value in values]
     assert kinds[0] == "begin" and kinds[-1] == "end"
-    percents = [
-        (p.value.get("percentage") if isinstance(p.value, dict) else p.value.percentage)
-        for p in session.progress
-        if (p.value.get("kind") if isinstance(p.value, dict) else p.value.kind) == "report"
-    ]
+    percents = [value.percentage for value in values if value.kind == "report"]
     assert percents and percents == sorted(percents) and percents[-1] == 100
     # The status item is told too: downloading first, ready at the end (pushes are
     # coalesced to one a second, so the last one may trail the polled state a little).

@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
-
-from lsprotocol import types
 
 from ..conftest import SMOLLM2
 from ..hub_server import FakeHub
@@ -53,33 +49,17 @@ ASSIST = ("codehearth.explain", "codehearth.chat", "codehearth.review")
 
 
 class AuditedSession(ServerSession):
-    """ServerSession.start with the audit wrapper in place of `-m codehearth.cli`."""
+    """ServerSession with the audit wrapper in place of `-m codehearth.cli`."""
 
     def __init__(self, audit_log: Path) -> None:
         super().__init__()
         self.audit_log = audit_log
 
-    async def start(
-        self, *args: str, init_options: dict[str, Any] | None = None, env: dict | None = None
-    ) -> types.InitializeResult:
-        full_env = {**os.environ, **(env or {}), AUDIT_ENV: str(self.audit_log)}
-        await self.client.start_io(sys.executable, "-c", WRAPPER, "serve", *args, env=full_env)
-        self._stderr_task = asyncio.create_task(self._drain_stderr())
-        self.init_result = await asyncio.wait_for(
-            self.client.initialize_async(
-                types.InitializeParams(
-                    process_id=os.getpid(),
-                    root_uri=None,
-                    capabilities=types.ClientCapabilities(
-                        window=types.WindowClientCapabilities(work_done_progress=True),
-                    ),
-                    initialization_options=init_options,
-                )
-            ),
-            timeout=60,
-        )
-        self.client.initialized(types.InitializedParams())
-        return self.init_result
+    def server_command(self) -> list[str]:
+        return [sys.executable, "-c", WRAPPER]
+
+    def server_env(self, env: dict[str, str] | None) -> dict[str, str]:
+        return {**super().server_env(env), AUDIT_ENV: str(self.audit_log)}
 
     def events(self) -> list[tuple[str, tuple[str, ...]]]:
         if not self.audit_log.exists():

@@ -6,8 +6,12 @@ import asyncio
 import itertools
 from pathlib import Path
 
+import pytest
+
 DATA = Path(__file__).parent.parent / "data"
 DETERMINISTIC = {"completion": {"temperature": 0.0}}
+# Each test runs once per recorded editor capability set (capabilities/).
+pytestmark = pytest.mark.editors()
 
 
 async def _wait_for_push(session, predicate, timeout: float = 30) -> dict:
