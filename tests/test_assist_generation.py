@@ -10,7 +10,7 @@ import pytest
 
 from codehearth.assist.generation import PreparedPrompt, StreamingRun
 from codehearth.assist.payloads import SamplingOverride
-from codehearth.assist.review import parse_findings, review_grammar
+from codehearth.assist.review import findings_schema, parse_findings
 from codehearth.assist.sampling import REVIEW_MAX_TOKENS, REVIEW_MIN_TOKENS, generation_params
 from codehearth.engine.types import EngineConfig, GenerationParams
 from codehearth.engine.worker import PRIORITY_CHAT, PRIORITY_COMPLETION, Engine, Job
@@ -99,7 +99,7 @@ def test_resumed_run_waits_for_typing_to_pause(engine: Engine) -> None:
 def test_preempted_grammar_run_restarts_and_still_yields_json(engine: Engine) -> None:
     def factory(on_delta):
         params = GenerationParams(max_tokens=1500, temperature=0.0)
-        return StreamingRun(_prepare, params, on_delta, grammar=review_grammar)
+        return StreamingRun(_prepare, params, on_delta, json_schema=findings_schema())
 
     run, (result, _) = _run_with_interruption(engine, factory)
     assert run.restarts >= 1

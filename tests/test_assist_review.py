@@ -3,28 +3,23 @@ diagnostics and quick fixes."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import llama_cpp
 import pytest
 from lsprotocol import types
 
 from codehearth.assist.diff import map_diff_lines
 from codehearth.assist.payloads import Finding
 from codehearth.assist.review import (
-    GrammarError,
-    check_grammar,
     diff_target,
     document_target,
     findings_schema,
     parse_findings,
     place_findings,
-    review_grammar,
 )
 from codehearth.context.documents import DocumentStore
 from codehearth.engine.session import ModelSession
-from codehearth.engine.types import EngineConfig, GenerationParams
+from codehearth.engine.types import EngineConfig
 from codehearth.lsp.diagnostics import quick_fix, to_diagnostic
 
 from .fixtures.tiny_gguf import write_tiny_gguf
@@ -43,38 +38,6 @@ def session(tmp_path: Path):
 
 def _snap(text: str = TEXT, uri: str = URI):
     return DocumentStore().open(uri, "python", 3, text).snapshot()
-
-
-def test_schema_grammar_compiles_and_constrains_even_a_random_model(session) -> None:
-    grammar = review_grammar(session)  # the full schema compiles against a real vocab
-    assert review_grammar(session) is grammar  # once per model
-    # A one-finding version of the same schema lets random weights reach the end quickly.
-    small = llama_cpp.LlamaGrammar.from_json_schema(
-        json.dumps(findings_schema(max_findings=1)), verbose=False
-    )
-    for temperature in (0.0, 0.7, 1.5):
-        text, stats = session.generate(
-            session.tokenize('Review this: {"', special=False),
-            GenerationParams(max_tokens=1900, temperature=temperature),
-            lambda: False,
-            grammar=small,
-        )
-        assert stats.stop_reason == "eog"
-        data = json.loads(text, strict=False)
-        assert set(data) == {"findings"} and len(data["findings"]) <= 1
-        for item in data["findings"]:
-            assert (
-                {"line", "severity", "message"}
-                <= set(item)
-                <= set(findings_schema()["properties"]["findings"]["items"]["properties"])
-            )
-        findings, invalid = parse_findings(text)
-        assert len(findings) + invalid == len(data["findings"])
-
-
-def test_broken_grammar_is_refused_not_crashed_on(session) -> None:
-    with pytest.raises(GrammarError):
-        check_grammar(session.llm._model.vocab, llama_cpp.LlamaGrammar.from_string("root ::= ("))
 
 
 def test_schema_bounds_the_answer() -> None:

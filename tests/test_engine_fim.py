@@ -13,10 +13,10 @@ from codehearth.engine.fim import (
     TEMPLATES,
     FimTemplate,
     detect_fim,
-    detect_fim_from_llama,
     parse_template_override,
     template_by_name,
 )
+from codehearth.engine.vocab import detect_fim_from_llama
 
 from .fixtures.tiny_gguf import FAMILIES, write_tiny_gguf
 

@@ -14,7 +14,7 @@ SHORT = GenerationParams(max_tokens=4, temperature=0.0)
 def _turn(engine: Engine, prompt: str, slot: str | None):
     def run(session: ModelSession, job: Job):
         tokens = session.tokenize(prompt, add_bos=True)
-        text, stats = session.generate(tokens, SHORT, job.is_cancelled, slot=slot)
+        text, stats = session.generate(tokens, SHORT, job.control(), slot=slot)
         return text, stats, session.slots.saved_bytes
 
     return engine.submit(Job(run=run)).result(60)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from typing import ClassVar
 
 import pytest
 
+from codehearth.engine.api import Capabilities, RemoteStatus, SessionInfo
 from codehearth.engine.session import Cancelled, ModelSession, WrongThread
 from codehearth.engine.types import EngineConfig, GenerationParams
 from codehearth.engine.worker import (
@@ -28,7 +28,7 @@ LONG = GenerationParams(max_tokens=200, temperature=0.0)
 def generate_job(prompt: str, params: GenerationParams, key: str | None = None, on_text=None):
     def run(session: ModelSession, job: Job):
         tokens = session.tokenize(prompt, add_bos=True)
-        text, stats = session.generate(tokens, params, job.is_cancelled, on_text=on_text)
+        text, stats = session.generate(tokens, params, job.control(on_text=on_text))
         if stats.stop_reason == "cancelled":
             raise Cancelled()
         return text, stats
@@ -104,13 +104,8 @@ def test_completion_preempts_chat_which_then_resumes(engine):
         progress["runs"] += 1
         tokens = session.tokenize(CODE + str(progress["text"]), add_bos=True)
         params = GenerationParams(max_tokens=60, temperature=0.0)
-        text, stats = session.generate(
-            tokens,
-            params,
-            job.is_cancelled,
-            on_text=lambda _: chat_started.set(),
-            preempt=job.urgent_waiting,
-        )
+        control = job.control(may_yield=True, on_text=lambda _: chat_started.set())
+        text, stats = session.generate(tokens, params, control)
         progress["text"] = str(progress["text"]) + text
         if stats.stop_reason == "preempted":
             raise Requeue()
@@ -201,18 +196,21 @@ def test_out_of_memory_at_load_falls_back_to_fewer_layers_then_cpu(monkeypatch):
         eng.shutdown()
 
 
+REMOTE = RemoteStatus(
+    url="http://engine", server="stub", model="m", fim="none", token_counter="estimate"
+)
+
+
 class _SharedSession:
     """What a remote engine's session looks like to the worker: no model, thread-safe."""
 
-    remote = True
-    fim = None
+    capabilities = Capabilities(token_prompts=False, concurrent=True)
     n_ctx = 1024
     n_ctx_train = 0
-    metadata: ClassVar[dict[str, str]] = {}
     on_stats = None
 
-    def describe(self) -> dict:
-        return {"url": "http://engine"}
+    def describe(self) -> SessionInfo:
+        return SessionInfo(n_ctx=4096, remote=REMOTE)
 
     def close(self) -> None:
         pass
@@ -227,7 +225,7 @@ def test_several_workers_run_a_completion_beside_a_long_chat():
     eng.start()
     try:
         assert eng.wait_loaded(5)
-        assert eng.session_info["remote"] == {"url": "http://engine"}
+        assert eng.session_info is not None and eng.session_info.remote == REMOTE
         gate = threading.Event()
         chat = eng.submit(Job(run=lambda s, j: gate.wait(10), priority=PRIORITY_CHAT))
         completion = eng.submit(Job(run=lambda s, j: "done", key="doc"))

@@ -7,10 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
+from codehearth.engine.api import SessionInfo
+from codehearth.engine.facts import model_facts
 from codehearth.engine.types import EngineCounters, GenerationStats
-from codehearth.engine.worker import model_facts
 from codehearth.gpu.planner import OffloadPlan
-from codehearth.lsp.status import rss_bytes, status_payload
+from codehearth.lsp.status import status_payload
+from codehearth.status import rss_bytes
 
 from .test_gpu_nvml import FakeGpu, FakeNvml
 
@@ -31,7 +33,7 @@ def _server(plan: OffloadPlan | None, loaded_layers: int) -> SimpleNamespace:
     counters.add(GenerationStats(generated_tokens=20, generate_ms=100.0, total_ms=130.0))
     engine = SimpleNamespace(
         loaded_gpu_layers=loaded_layers,
-        session_info={"n_ctx": 8192, "fim": "qwen", "quant": "Q4_K_M", "total_layers": 29},
+        session_info=SessionInfo(n_ctx=8192, fim="qwen", quant="Q4_K_M", total_layers=29),
         counters=counters,
         config=SimpleNamespace(n_gpu_layers=loaded_layers),
         load_notes=[],

@@ -189,8 +189,8 @@ class ModelHost:
     def transient_error(self) -> str | None:
         """A remote engine that fails right now (requests still go out, so the state
         clears by itself when it answers again)."""
-        remote = self.engine.session_info.get("remote") if self.engine is not None else None
-        error = remote.get("error") if remote else None
+        info = self.engine.session_info if self.engine is not None else None
+        error = info.remote.error if info is not None and info.remote is not None else None
         return f"remote engine: {error}" if error else None
 
     def state(self) -> str:
@@ -205,6 +205,18 @@ class ModelHost:
     def stop(self) -> None:
         if self.engine is not None:
             self.engine.shutdown()
+
+
+def chat_model_name(manifest: Manifest, completion: ModelEntry) -> str:
+    """The model explain, chat and review run on: the completion model when it can chat
+    (one model resident), else the manifest's chat default (a base completion model such
+    as Gemma 3 270M has no chat template)."""
+    if "chat" in completion.roles:
+        return completion.name
+    try:
+        return manifest.model_for("chat").name
+    except ManifestError:
+        return completion.name
 
 
 def host_key(options: ServeOptions) -> tuple[Any, ...]:
@@ -255,7 +267,11 @@ class Runtime:
     # Called (from any thread) when the state a status item shows may have changed.
     on_change: Callable[[], None] | None = None
     assist: Any = None
+    # The shared engine's hosts: a separate chat model is taken from there, so it too is
+    # resident once however many editors use it.
+    registry: HostRegistry | None = None
     _completion: CompletionService | None = None
+    _chat_host: ModelHost | None = None
 
     def __post_init__(self) -> None:
         if self.host is None:
@@ -313,6 +329,24 @@ class Runtime:
         return self.model.state()
 
     @property
+    def chat_model(self) -> ModelHost:
+        """The host explain/chat/review run on: the completion model's host, or (when that
+        model cannot chat) the chat model's, started on first use so that completion-only
+        work (`complete`, `eval`, `bench`, an editor that never chats) never loads it."""
+        host = self.model
+        if host.entry is None or host.manifest is None:
+            return host
+        if self._chat_host is None:
+            name = chat_model_name(host.manifest, host.entry)
+            if name == host.entry.name:
+                return host
+            options = self.options.model_copy(update={"model": name})
+            chat = self.registry.host_for(options) if self.registry else ModelHost(options)
+            chat.start()
+            self._chat_host = chat
+        return self._chat_host
+
+    @property
     def completion(self) -> CompletionService | None:
         """This connection's completion service, once the model has an engine."""
         engine = self.engine
@@ -337,3 +371,9 @@ class Runtime:
             host.engine.release(self.client_id)
         if self.owns_host:
             host.stop()
+        chat = self._chat_host
+        if chat is not None:
+            if chat.engine is not None:
+                chat.engine.release(self.client_id)
+            if self.registry is None:
+                chat.stop()

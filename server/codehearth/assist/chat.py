@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..context.selection import CodeContext, fit_text, render_context
-from ..engine.session import ModelSession
+from ..engine.api import Session
 from ..engine.types import GenerationParams
 from .chat_template import ChatMessage, chat_template_for, encode_chat
 from .generation import PreparedPrompt
@@ -113,11 +113,11 @@ def chat_prepare(
     message: str,
     attachment: CodeContext | None,
     on_record: Callable[[PromptRecord], None],
-) -> Callable[[ModelSession, GenerationParams], PreparedPrompt]:
+) -> Callable[[Session, GenerationParams], PreparedPrompt]:
     """The Job's prompt builder (runs on the worker, where tokens can be counted)."""
     turns = list(turns)
 
-    def prepare(session: ModelSession, params: GenerationParams) -> PreparedPrompt:
+    def prepare(session: Session, params: GenerationParams) -> PreparedPrompt:
         template = chat_template_for(session)
         window = session.n_ctx - params.max_tokens - _SAFETY_TOKENS
         system, text, fixed = _fixed_part(session, window, message, attachment)
@@ -148,13 +148,13 @@ def chat_prepare(
     return prepare
 
 
-def _prompt_len(session: ModelSession, system: str, message: str) -> int:
+def _prompt_len(session: Session, system: str, message: str) -> int:
     conversation = _conversation(system, [], message)
     return encode_chat(session, chat_template_for(session), conversation).token_count
 
 
 def _fixed_part(
-    session: ModelSession, window: int, message: str, attachment: CodeContext | None
+    session: Session, window: int, message: str, attachment: CodeContext | None
 ) -> tuple[str, str, int]:
     """(system text, message, their prompt tokens): what every prompt of the turn holds.
 
@@ -182,7 +182,7 @@ def _fixed_part(
     return CHAT_SYSTEM, message, base
 
 
-def _turn_overhead(session: ModelSession, system: str, message: str, fixed: int) -> int:
+def _turn_overhead(session: Session, system: str, message: str, fixed: int) -> int:
     """Tokens one exchange adds besides its texts (role markers, separators)."""
     template = chat_template_for(session)
     probe = _conversation(system, [Turn("", "")], message)

@@ -24,11 +24,12 @@ formatter, which is why it is not called directly:
 from __future__ import annotations
 
 import functools
+import json
 import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import jinja2
 import jinja2.ext
@@ -36,7 +37,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from ..engine.session import ModelSession
+    from ..engine.api import Session, TokenLevel
 
 __all__ = [
     "CHATML_TEMPLATE",
@@ -64,7 +65,6 @@ MAX_RENDERED_CHARS = 4_000_000
 _MAX_REPEAT = 1_000_000
 _ZWSP = "\u200b"
 _SLOT_RE = re.compile("\ue000([0-9]+)\ue001")
-_CONTROL_TEXTS: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
 _TEMPLATES: weakref.WeakKeyDictionary[Any, ChatTemplate] = weakref.WeakKeyDictionary()
 
 
@@ -107,6 +107,30 @@ def _raise_exception(message: str) -> None:
     raise ChatTemplateError(f"the chat template refused the conversation: {message}")
 
 
+class _IgnoreGenerationTags(jinja2.ext.Extension):
+    """Pass-through for Hugging Face's ``{% generation %}`` chat-template tag (as
+    llama-cpp-python's Jinja2ChatFormatter does)."""
+
+    tags = {"generation"}  # noqa: RUF012 - jinja's own class attribute
+
+    def parse(self, parser: Any) -> Any:
+        parser.stream.skip(1)
+        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+
+def _tojson(
+    x: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    """HF templates' ``tojson`` filter (non-ASCII kept, as transformers does)."""
+    return json.dumps(
+        x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys
+    )
+
+
 def _strftime_now(fmt: str) -> str:
     from datetime import datetime
 
@@ -124,8 +148,6 @@ class ChatTemplate:
         eos_token: str = "",
         origin: Literal["gguf", "chatml", "remote"] = "gguf",
     ) -> None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         self.source = source
         self.bos_token = bos_token
         self.eos_token = eos_token
@@ -134,9 +156,9 @@ class ChatTemplate:
             loader=jinja2.BaseLoader(),
             trim_blocks=True,
             lstrip_blocks=True,
-            extensions=[Jinja2ChatFormatter.IgnoreGenerationTags, jinja2.ext.loopcontrols],
+            extensions=[_IgnoreGenerationTags, jinja2.ext.loopcontrols],
         )
-        env.filters["tojson"] = Jinja2ChatFormatter.tojson
+        env.filters["tojson"] = _tojson
         try:
             self._template = env.from_string(source)
         except SecurityError:
@@ -210,24 +232,15 @@ class EncodedPrompt:
         return self.counted if self.counted is not None else len(self.tokens)
 
 
-def _token_text(session: ModelSession, token: int) -> str:
-    if token < 0:
-        return ""
-    try:
-        return session.llm._model.token_get_text(token)
-    except Exception:  # an id the vocab does not know
-        return ""
-
-
-def chat_template_for(session: ModelSession) -> ChatTemplate:
+def chat_template_for(session: Session) -> ChatTemplate:
     """The template from the GGUF metadata, or ChatML when the model has none (compiled
     once per loaded model). A remote engine templates for itself; ChatML here only
     estimates the size of its prompt."""
-    if getattr(session, "remote", False):
+    if not session.capabilities.token_prompts:
         return _remote_template()
     cached = _TEMPLATES.get(session)
     if cached is None:
-        cached = _TEMPLATES[session] = _load_template(session)
+        cached = _TEMPLATES[session] = _load_template(cast("TokenLevel", session))
     return cached
 
 
@@ -236,35 +249,14 @@ def _remote_template() -> ChatTemplate:
     return ChatTemplate(CHATML_TEMPLATE, origin="remote")
 
 
-def _load_template(session: ModelSession) -> ChatTemplate:
-    llm = session.llm
+def _load_template(session: TokenLevel) -> ChatTemplate:
     source = session.metadata.get("tokenizer.chat_template")
-    bos = _token_text(session, llm.token_bos())
-    eos = _token_text(session, llm.token_eos())
+    bos_id, eos_id = session.bos_token(), session.eos_token()
+    bos = session.token_text(bos_id) if bos_id is not None else ""
+    eos = session.token_text(eos_id) if eos_id is not None else ""
     if not source:
         return ChatTemplate(CHATML_TEMPLATE, bos_token=bos, eos_token=eos, origin="chatml")
     return ChatTemplate(source, bos_token=bos, eos_token=eos, origin="gguf")
-
-
-def control_token_texts(session: ModelSession) -> frozenset[str]:
-    """Spellings of the vocabulary's control and user-defined tokens (cached per session)."""
-    cached = _CONTROL_TEXTS.get(session)
-    if cached is not None:
-        return cached
-    import llama_cpp
-
-    vocab = session.llm._model.vocab
-    wanted = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL | llama_cpp.LLAMA_TOKEN_ATTR_USER_DEFINED
-    texts = set()
-    for token in range(llama_cpp.llama_vocab_n_tokens(vocab)):
-        if llama_cpp.llama_vocab_get_attr(vocab, token) & wanted:
-            raw = llama_cpp.llama_vocab_get_text(vocab, token) or b""
-            text = raw.decode("utf-8", errors="ignore")
-            if len(text) > 1:
-                texts.add(text)
-    result = frozenset(texts)
-    _CONTROL_TEXTS[session] = result
-    return result
 
 
 def neutralise(text: str, markers: frozenset[str]) -> str:
@@ -275,7 +267,7 @@ def neutralise(text: str, markers: frozenset[str]) -> str:
     return text
 
 
-def stop_ids_for(session: ModelSession, template: ChatTemplate) -> frozenset[int]:
+def stop_ids_for(session: TokenLevel, template: ChatTemplate) -> frozenset[int]:
     """Tokens that end a reply besides llama.cpp's own end-of-generation set."""
     ids: set[int] = set()
     for text in {template.eos_token, *_TURN_END_MARKERS}:
@@ -287,15 +279,16 @@ def stop_ids_for(session: ModelSession, template: ChatTemplate) -> frozenset[int
 
 
 def encode_chat(
-    session: ModelSession, template: ChatTemplate, messages: Sequence[ChatMessage]
+    session: Session, template: ChatTemplate, messages: Sequence[ChatMessage]
 ) -> EncodedPrompt:
     """Prompt tokens for a conversation, ending with the assistant's turn opened."""
     messages = list(messages)
-    if getattr(session, "remote", False):
+    if not session.capabilities.token_prompts:
         text = template.render(messages)
         return EncodedPrompt(
             [], text, frozenset(), "remote", tuple(messages), session.count_tokens(text)
         )
+    tokens_of = cast("TokenLevel", session)
     try:
         pieces = template.segments(messages)
     except ChatTemplateError:
@@ -308,18 +301,18 @@ def encode_chat(
         text = "".join(piece for piece, _ in pieces)
         tokens: list[int] = []
         for piece, is_content in pieces:
-            tokens += session.tokenize(piece, special=not is_content)
+            tokens += tokens_of.tokenize(piece, special=not is_content)
         mode: Literal["segments", "neutralised"] = "segments"
     else:
-        markers = control_token_texts(session)
+        markers = tokens_of.control_token_texts()
         safe = [m.model_copy(update={"content": neutralise(m.content, markers)}) for m in messages]
         text = template.render(safe)
-        tokens = session.tokenize(text, special=True)
+        tokens = tokens_of.tokenize(text, special=True)
         mode = "neutralised"
-    bos = session.llm.token_bos()
-    if session.add_bos() and bos >= 0 and (not tokens or tokens[0] != bos):
+    bos = tokens_of.bos_token()
+    if tokens_of.add_bos() and bos is not None and (not tokens or tokens[0] != bos):
         tokens.insert(0, bos)
-    return EncodedPrompt(tokens, text, stop_ids_for(session, template), mode)
+    return EncodedPrompt(tokens, text, stop_ids_for(tokens_of, template), mode)
 
 
 def _fold_system(messages: list[ChatMessage]) -> list[ChatMessage]:

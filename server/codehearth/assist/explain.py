@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..context.selection import CodeContext, render_context
-from ..engine.session import ModelSession
+from ..engine.api import Session
 from ..engine.types import GenerationParams
 from .chat_template import ChatMessage, chat_template_for, encode_chat
 from .generation import PreparedPrompt
@@ -27,10 +27,10 @@ def _messages(context_markdown: str) -> list[ChatMessage]:
     ]
 
 
-def explain_prepare(ctx: CodeContext) -> Callable[[ModelSession, GenerationParams], PreparedPrompt]:
+def explain_prepare(ctx: CodeContext) -> Callable[[Session, GenerationParams], PreparedPrompt]:
     """The Job's prompt builder: runs on the worker, where tokens can be counted."""
 
-    def prepare(session: ModelSession, params: GenerationParams) -> PreparedPrompt:
+    def prepare(session: Session, params: GenerationParams) -> PreparedPrompt:
         template = chat_template_for(session)
         overhead = encode_chat(session, template, _messages("")).token_count
         budget = session.n_ctx - params.max_tokens - overhead - _SAFETY_TOKENS

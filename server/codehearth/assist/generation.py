@@ -6,8 +6,9 @@ the text is kept here and Requeue is raised. On the next run the KV cache belong
 someone else, so the prompt becomes the original prompt tokens plus the tokens of the
 text so far, and generation continues with what is left of max_tokens.
 
-A run also gives way while its prompt is still being evaluated (see _YieldGate), and after
-giving way it resumes only when completions have paused for RESUME_DELAY_S.
+A run also gives way while its prompt is still being evaluated (GenerationControl counts
+urgency until the first token), and after giving way it resumes only when completions have
+paused for RESUME_DELAY_S.
 
 A grammar-constrained generation cannot continue that way (llama.cpp's grammar would
 start over at the root in the middle of the JSON), so it starts again from scratch; after
@@ -20,14 +21,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..engine.session import Cancelled, ModelSession
+from ..engine.api import ChatMessageText, ChatPrompt, Session
+from ..engine.control import ControlState
+from ..engine.session import Cancelled
 from ..engine.types import GenerationParams, GenerationStats
 from ..engine.worker import Job, Requeue
-
-if TYPE_CHECKING:
-    import llama_cpp
 
 MAX_GRAMMAR_RESTARTS = 2
 # After giving way to a completion, a run resumes only once no completion has come for
@@ -57,6 +57,10 @@ class PreparedPrompt:
     def token_count(self) -> int:
         return self.counted if self.counted is not None else len(self.tokens)
 
+    def chat_prompt(self) -> ChatPrompt:
+        messages = tuple(ChatMessageText(role=m.role, content=m.content) for m in self.messages)
+        return ChatPrompt(tokens=self.tokens, stop_ids=self.stop_ids, messages=messages)
+
 
 @dataclass
 class StreamedText:
@@ -74,18 +78,17 @@ class StreamingRun:
 
     def __init__(
         self,
-        prepare: Callable[[ModelSession, GenerationParams], PreparedPrompt],
+        prepare: Callable[[Session, GenerationParams], PreparedPrompt],
         params: GenerationParams,
         on_delta: Callable[[str], None] | None = None,
-        grammar: Callable[[ModelSession], llama_cpp.LlamaGrammar] | None = None,
         json_schema: dict[str, Any] | None = None,
     ) -> None:
         self._prepare = prepare
-        # What the grammar enforces, for remote engines (structured output).
+        # Output constrained to this schema (a llama.cpp grammar locally, structured
+        # output on a remote engine).
         self._json_schema = json_schema
         self.params = params
         self._on_delta = on_delta
-        self._grammar = grammar
         self._lock = threading.Lock()  # text is read by the loop after a cancel
         self.prompt: PreparedPrompt | None = None
         self.text = ""
@@ -117,68 +120,38 @@ class StreamingRun:
         if delta and self._on_delta is not None:
             self._on_delta(delta)
 
-    def __call__(self, session: ModelSession, job: Job) -> StreamedText:
-        if getattr(session, "remote", False):
-            return self._call_remote(session, job)
-        may_yield = self._grammar is None or self.restarts < MAX_GRAMMAR_RESTARTS
+    def __call__(self, session: Session, job: Job) -> StreamedText:
+        constrained = self._json_schema is not None
+        may_yield = not constrained or self.restarts < MAX_GRAMMAR_RESTARTS
         if self.preemptions and may_yield:
             self._wait_for_quiet(job)
         if self.prompt is None:
             self.prompt = self._prepare(session, self.params)
-        prompt = self.prompt
-        tokens = prompt.tokens + (session.tokenize(self.text) if self.text else [])
         remaining = self.params.max_tokens - self.generated
         if remaining <= 0:
             self.stop_reason = "length"
             return self._result()
-        grammar = self._grammar(session) if self._grammar is not None else None
-        gate = _YieldGate(job, may_yield)
         emitted: list[str] = []
 
         def on_text(delta: str) -> None:
             emitted.append(delta)
             self._emit(delta)
 
-        try:
-            text, stats = session.generate(
-                tokens,
-                self.params.model_copy(update={"max_tokens": remaining}),
-                gate.cancelled,
-                on_text=on_text,
-                stop_token_ids=prompt.stop_ids,
-                preempt=gate.preempt if gate.enabled else None,
-                grammar=grammar,
-                slot=self.slot,
-            )
-        except Cancelled:
-            if job.is_cancelled():
-                raise
+        control = job.control(may_yield=may_yield, on_text=on_text)
+        text, stats = session.chat(
+            self.prompt.chat_prompt(),
+            self.params.model_copy(update={"max_tokens": remaining}),
+            control,
+            continuation=self.text,
+            json_schema=self._json_schema,
+            slot=self.slot,
+        )
+        if control.state is ControlState.PREEMPTED and not control.generating:
             self.preemptions += 1  # gave way while evaluating the prompt: nothing lost
-            raise Requeue() from None
+            raise Requeue()
         # The stream holds back a tail that might start a stop string; flush it now.
         self._emit(text[len("".join(emitted)) :])
-        return self._finish(text, stats, job, grammar is not None)
-
-    def _call_remote(self, session: Any, job: Job) -> StreamedText:
-        """A remote engine runs it in one go: it schedules its own work, and completions
-        run on other workers meanwhile, so there is nothing to give way to."""
-        if self.prompt is None:
-            self.prompt = self._prepare(session, self.params)
-        messages = [{"role": m.role, "content": m.content} for m in self.prompt.messages]
-        text, stats = session.chat(
-            messages,
-            self.params,
-            job.is_cancelled,
-            on_delta=self._emit,
-            json_schema=self._json_schema,
-        )
-        with self._lock:
-            self.stats.append(stats)
-            self.text, self.generated = text, stats.generated_tokens
-            self.stop_reason = stats.stop_reason
-        if stats.stop_reason == "cancelled" and job.is_cancelled():
-            raise Cancelled()
-        return self._result()
+        return self._finish(text, stats, job, constrained)
 
     def _wait_for_quiet(self, job: Job) -> None:
         deadline = time.monotonic() + RESUME_DELAY_S
@@ -194,8 +167,6 @@ class StreamingRun:
         self, text: str, stats: GenerationStats, job: Job, constrained: bool
     ) -> StreamedText:
         reason = stats.stop_reason
-        if reason == "cancelled" and not job.is_cancelled():
-            reason = "preempted"  # the gate yielded on the first token
         with self._lock:
             self.stats.append(stats)
             self.stop_reason = reason
@@ -213,28 +184,3 @@ class StreamingRun:
             if reason == "cancelled":
                 raise Cancelled()
             return self._result()
-
-
-class _YieldGate:
-    """When a run gives way to more urgent work.
-
-    session.generate() polls `preempt` only between generated tokens; a continuation's
-    prompt (the original prompt plus everything generated so far) can take a second to
-    re-evaluate, and a completion queued meanwhile would wait for all of it. So until the
-    first token, urgency also counts as cancellation, which generate() checks between
-    prompt chunks.
-    """
-
-    def __init__(self, job: Job, enabled: bool) -> None:
-        self.job = job
-        self.enabled = enabled
-        self._generating = False
-
-    def cancelled(self) -> bool:
-        if self.job.is_cancelled():
-            return True
-        return self.enabled and not self._generating and self.job.urgent_waiting()
-
-    def preempt(self) -> bool:
-        self._generating = True
-        return self.job.urgent_waiting()

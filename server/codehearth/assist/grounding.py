@@ -20,10 +20,15 @@ are logged, never the code.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .review import PlacedFinding
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
@@ -210,3 +215,35 @@ def describe(reasons: Iterable[str]) -> str:
     """'2 no_anchor, 1 parroted': for the log, without any code."""
     counts = Counter(reasons)
     return ", ".join(f"{n} {reason}" for reason, n in counts.most_common()) or "none"
+
+
+# -- applied to placed findings ---------------------------------------------------------
+
+SMALL_MODEL_NOTICE = "small model: findings may be unreliable; see `codehearth eval --review`"
+_SEVERITY_ORDER = ("hint", "info", "warning", "error")
+
+
+def ground_findings(
+    placed: list[PlacedFinding], grounding: Grounding
+) -> tuple[list[PlacedFinding], list[str]]:
+    """The grounded findings, and the reason each other one was dropped."""
+    kept, reasons = [], []
+    for item in placed:
+        reason = ungrounded_reason(item.finding.message, item.seen, item.replacement, grounding)
+        if reason is None:
+            kept.append(item)
+        else:
+            reasons.append(reason)
+    return kept, reasons
+
+
+def cap_severity(placed: list[PlacedFinding], ceiling: str = "warning") -> list[PlacedFinding]:
+    """Findings of a model not known to review well never claim more than the ceiling."""
+    top = _SEVERITY_ORDER.index(ceiling)
+    out = []
+    for item in placed:
+        if _SEVERITY_ORDER.index(item.finding.severity) > top:
+            finding = item.finding.model_copy(update={"severity": ceiling})
+            item = dataclasses.replace(item, finding=finding)
+        out.append(item)
+    return out

@@ -142,10 +142,15 @@ class LocatedFinding(Finding):
 
 class ReviewResult(_Model):
     findings: list[LocatedFinding]
+    # Findings the model wrote that were not kept: invalid, on lines that do not exist,
+    # ungrounded (see assist/grounding.py) or stale; dropped_reasons counts them by reason.
     dropped: int = 0
+    dropped_reasons: dict[str, int] = Field(default_factory=dict)
     truncated: bool = False
     stop_reason: str | None = None
     cancelled: bool = False
+    # Said once per review when findings deserve caution (a model too small to trust).
+    notice: str | None = None
 
     def dump(self) -> dict:
         out = super().dump()

@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import json
 import re
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from ..context.documents import DocumentSnapshot
 from ..context.selection import display_path, fit_text
-from ..engine.session import ModelSession
+from ..engine.api import Session
 from ..engine.types import GenerationParams
 from .chat_template import ChatMessage, chat_template_for, encode_chat
 from .diff import map_diff_lines, strip_diff_markers
 from .generation import PreparedPrompt
 from .payloads import Finding
-
-if TYPE_CHECKING:
-    import llama_cpp
 
 MAX_FINDINGS = 8
 MAX_MESSAGE_CHARS = 240
@@ -51,10 +47,6 @@ REVIEW_SYSTEM = (
     f"- Report real problems only, at most {MAX_FINDINGS}. "
     'Reply {"findings": []} when the code is fine.'
 )
-
-
-class GrammarError(RuntimeError):
-    """llama.cpp could not compile the review grammar."""
 
 
 def findings_schema(max_findings: int = MAX_FINDINGS) -> dict[str, Any]:
@@ -76,38 +68,6 @@ def findings_schema(max_findings: int = MAX_FINDINGS) -> dict[str, Any]:
         "required": ["findings"],
         "additionalProperties": False,
     }
-
-
-_GRAMMARS: weakref.WeakKeyDictionary[Any, llama_cpp.LlamaGrammar] = weakref.WeakKeyDictionary()
-
-
-def review_grammar(session: ModelSession) -> llama_cpp.LlamaGrammar:
-    """The findings grammar, compiled once per model against its vocabulary.
-
-    llama-cpp-python hands a grammar that fails to parse to the sampler chain as a null
-    pointer, so it is compiled here first and refused with an error instead.
-    """
-    cached = _GRAMMARS.get(session)
-    if cached is None:
-        import llama_cpp
-
-        grammar = llama_cpp.LlamaGrammar.from_json_schema(
-            json.dumps(findings_schema()), verbose=False
-        )
-        check_grammar(session.llm._model.vocab, grammar)
-        cached = _GRAMMARS[session] = grammar
-    return cached
-
-
-def check_grammar(vocab: Any, grammar: llama_cpp.LlamaGrammar) -> None:
-    import llama_cpp
-
-    sampler = llama_cpp.llama_sampler_init_grammar(
-        vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8")
-    )
-    if not sampler:
-        raise GrammarError("llama.cpp rejected the review grammar")
-    llama_cpp.llama_sampler_free(sampler)
 
 
 @dataclass(frozen=True)
@@ -178,10 +138,19 @@ def _messages(target: ReviewTarget, shown: str) -> list[ChatMessage]:
     ]
 
 
+def prompt_only_texts() -> tuple[str, ...]:
+    """The text the model is shown that is not the user's code (findings must not repeat
+    it: see grounding.py)."""
+    example = json.loads(_EXAMPLE_ANSWER)["findings"]
+    shown = [f.get("message", "") for f in example] + [f.get("replacement", "") for f in example]
+    template = _user_message("", "", "", False).content + _user_message("", "", "", True).content
+    return (REVIEW_SYSTEM, _EXAMPLE_CODE, template, *[t for t in shown if t])
+
+
 def review_prepare(
     target: ReviewTarget,
-) -> Callable[[ModelSession, GenerationParams], PreparedPrompt]:
-    def prepare(session: ModelSession, params: GenerationParams) -> PreparedPrompt:
+) -> Callable[[Session, GenerationParams], PreparedPrompt]:
+    def prepare(session: Session, params: GenerationParams) -> PreparedPrompt:
         template = chat_template_for(session)
         overhead = encode_chat(session, template, _messages(target, "")).token_count
         budget = max(32, session.n_ctx - params.max_tokens - overhead - _SAFETY_TOKENS)

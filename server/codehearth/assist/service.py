@@ -14,10 +14,12 @@ thread; the caller hops to its own thread. Requests can be cancelled two ways:
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..context.documents import DocumentSnapshot, DocumentStore, PositionError
@@ -28,6 +30,7 @@ from ..models.manifest import Sampling
 from .chat import ChatStore, chat_prepare
 from .explain import explain_prepare
 from .generation import StreamedText, StreamingRun
+from .grounding import SMALL_MODEL_NOTICE, Grounding, cap_severity, describe, ground_findings
 from .payloads import (
     ChatArgs,
     ChatResult,
@@ -45,13 +48,15 @@ from .review import (
     findings_schema,
     parse_findings,
     place_findings,
-    review_grammar,
+    prompt_only_texts,
     review_prepare,
 )
 from .sampling import Role, generation_params
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 DEBUG_PROMPTS_ENV = "CODEHEARTH_DEBUG_PROMPTS"
 OnDelta = Callable[[str], None]
@@ -77,6 +82,9 @@ class ReviewOutcome:
     truncated: bool
     stop_reason: str | None
     cancelled: bool
+    # Why findings were dropped (invalid, misplaced, or a grounding.REASONS entry): counts.
+    dropped_reasons: dict[str, int] = field(default_factory=dict)
+    notice: str | None = None  # said once per review: e.g. the model is too small to trust
 
 
 def resolve_range(
@@ -105,10 +113,14 @@ class AssistService:
         *,
         debug_prompts: bool = False,
         owner: str | None = None,
+        reviews_reliably: bool = False,
     ) -> None:
         self.engine = engine
         self.owner = owner
         self.sampling = sampling
+        # The manifest's word that this model reviews well; otherwise severities are capped
+        # and the review result carries SMALL_MODEL_NOTICE.
+        self.reviews_reliably = reviews_reliably
         self.debug_prompts = debug_prompts or os.environ.get(DEBUG_PROMPTS_ENV, "") == "1"
         self.chats = ChatStore()
         self._active: dict[str, ActiveRequest] = {}
@@ -126,12 +138,14 @@ class AssistService:
                 entry.sampling if entry is not None else None,
                 debug_prompts=runtime.options.log_content,
                 owner=runtime.client_id,
+                reviews_reliably=entry is not None and entry.reviews_reliably,
             )
             runtime.assist = service
         elif service.engine is not runtime.engine:
             # Created before the model had an engine (a download was still running).
             service.engine = runtime.engine
             service.sampling = runtime.entry.sampling if runtime.entry is not None else None
+            service.reviews_reliably = runtime.entry is not None and runtime.entry.reviews_reliably
         return service
 
     def params(self, role: Role, override: SamplingOverride | None):
@@ -289,16 +303,37 @@ class AssistService:
             review_prepare(target),
             params,
             None,
-            grammar=review_grammar,
             json_schema=findings_schema(),
         )
         out, cancelled = await self.run(run, active)
         info = out.extra if isinstance(out.extra, ReviewPrompt) else ReviewPrompt(0, False)
-        findings, invalid = parse_findings(out.text)
-        placed, dropped = place_findings(findings, target, info.reviewed_lines)
+        placed, reasons = self._checked_findings(out.text, target, info.reviewed_lines)
+        if reasons:
+            log.info("review: %d findings kept, dropped %s", len(placed), describe(reasons))
         return ReviewOutcome(
-            target, placed, invalid + dropped, info.truncated, out.stop_reason, cancelled
+            target,
+            placed,
+            len(reasons),
+            info.truncated,
+            out.stop_reason,
+            cancelled,
+            dropped_reasons=dict(Counter(reasons)),
+            notice=None if self.reviews_reliably else SMALL_MODEL_NOTICE,
         )
+
+    def _checked_findings(
+        self, answer: str, target: ReviewTarget, reviewed_lines: int
+    ) -> tuple[list[PlacedFinding], list[str]]:
+        """The findings of an answer that are valid, placed and grounded (see
+        grounding.py), severities capped unless the model is trusted; and the reason for
+        each dropped one."""
+        findings, invalid = parse_findings(answer)
+        placed, misplaced = place_findings(findings, target, reviewed_lines)
+        reviewed = "\n".join(target.lines[:reviewed_lines])
+        kept, ungrounded = ground_findings(placed, Grounding(reviewed, prompt_only_texts()))
+        if not self.reviews_reliably:
+            kept = cap_severity(kept)
+        return kept, ["invalid"] * invalid + ["misplaced"] * misplaced + ungrounded
 
 
 def document_review_target(

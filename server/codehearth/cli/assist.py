@@ -12,7 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..assist.payloads import ChatArgs, ExplainArgs, RangeArg, ReviewArgs, SamplingOverride
-from ..assist.service import AssistInputError, AssistService, document_review_target, resolve_range
+from ..assist.service import (
+    AssistInputError,
+    AssistService,
+    ReviewOutcome,
+    document_review_target,
+    resolve_range,
+)
 from ..config import add_model_flags, options_from_args
 from ..context.selection import CodeContext, gather_context
 from ..runtime import Runtime
@@ -137,16 +143,31 @@ def cmd_review(args: argparse.Namespace) -> int:
                 {**p.finding.model_dump(exclude_none=True), "file_line": p.first + 1}
                 for p in outcome.placed
             ]
-            print(json.dumps({"findings": found, "dropped": outcome.dropped}, indent=2))
+            report = {"findings": found, "dropped": outcome.dropped}
+            report["dropped_reasons"] = outcome.dropped_reasons
+            if outcome.notice:
+                report["notice"] = outcome.notice
+            print(json.dumps(report, indent=2))
             return 0
-        for placed in outcome.placed:
-            f = placed.finding
-            print(f"{args.file}:{placed.first + 1}: {f.severity}: {f.message}")
-        if not outcome.placed:
-            print(f"{args.file}: no findings", file=sys.stderr)
+        _print_review(args.file, outcome)
         return 0
 
     return _run(args, body)
+
+
+def _print_review(file: str, outcome: ReviewOutcome) -> None:
+    """Findings on stdout (FILE:LINE: severity: message); the notice, the dropped count
+    and "no findings" on stderr, so stdout stays one finding a line."""
+    if outcome.notice:
+        print(f"{file}: note: {outcome.notice}", file=sys.stderr)
+    for placed in outcome.placed:
+        f = placed.finding
+        print(f"{file}:{placed.first + 1}: {f.severity}: {f.message}")
+    if outcome.dropped:
+        why = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.dropped_reasons.items()))
+        print(f"{file}: dropped {outcome.dropped} ungrounded or invalid ({why})", file=sys.stderr)
+    if not outcome.placed:
+        print(f"{file}: no findings", file=sys.stderr)
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

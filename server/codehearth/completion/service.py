@@ -11,19 +11,18 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from pydantic import BaseModel
 
 from ..config import CompletionSettings
 from ..context.builder import CompletionContext, ContextBudget, build_context
 from ..context.documents import DocumentSnapshot
-from ..engine.session import Cancelled, ModelSession
+from ..engine.api import InfillRequest, Session
+from ..engine.session import Cancelled
 from ..engine.types import GenerationParams, GenerationStats
 from ..engine.worker import PRIORITY_COMPLETION, Engine, Job
 from ..models.manifest import Sampling
 from .postprocess import block_finished, clean_suggestion
-from .prompt import build_prompt, stop_token_ids
 
 
 def context_budget(settings: CompletionSettings, n_ctx: int, max_new_tokens: int) -> ContextBudget:
@@ -50,7 +49,6 @@ class CompletionService:
     engine: Engine
     sampling: Sampling
     settings: CompletionSettings = field(default_factory=CompletionSettings)
-    _stop_ids: frozenset[int] | None = None
     # The editor connection whose work this is (the shared engine serves several).
     owner: str | None = None
     # Request-to-answer time of the last completion that produced an answer (status item).
@@ -73,7 +71,7 @@ class CompletionService:
         return auto if mode == "auto" else mode == "always"
 
     def run_on_worker(
-        self, snap: DocumentSnapshot, line: int, character: int, session: ModelSession, job: Job
+        self, snap: DocumentSnapshot, line: int, character: int, session: Session, job: Job
     ) -> CompletionResult:
         started = time.perf_counter()
         probe = self._params(multiline=True)
@@ -82,52 +80,20 @@ class CompletionService:
         # The user's multi-line policy decides once; generation stop and clean-up follow it.
         multiline = self._is_multiline(ctx.multiline)
         ctx = replace(ctx, multiline=multiline)
-        if getattr(session, "remote", False):
-            return self._run_remote(ctx, session, job, started)
-        if self._stop_ids is None:
-            self._stop_ids = stop_token_ids(session)
-        tokens, mode = build_prompt(session, ctx)
-        text, stats = session.generate(
-            tokens,
-            self._params(multiline),
-            job.is_cancelled,
-            stop_token_ids=self._stop_ids,
-            should_stop=(lambda so_far: block_finished(so_far, ctx)) if multiline else None,
-            slot=self.owner,
+        # A block suggestion is done once the text leaves the cursor's block.
+        finished = (lambda so_far: block_finished(so_far, ctx)) if multiline else None
+        request = InfillRequest(prefix=ctx.prefix, suffix=ctx.suffix, extra=ctx.extra)
+        text, stats = session.infill(
+            request, self._params(multiline), job.control(finished=finished), slot=self.owner
         )
-        if stats.stop_reason == "cancelled":
+        if stats.stop_reason == "cancelled" or job.is_cancelled():
             raise Cancelled()
-        return _result(text, stats, ctx, mode, job, started)
-
-    def _run_remote(
-        self, ctx: CompletionContext, session: Any, job: Job, started: float
-    ) -> CompletionResult:
-        """The same context, sent as text to the remote engine (FIM where it has a route)."""
-        streamed: list[str] = []
-        finished = False
-
-        def on_delta(delta: str) -> None:
-            nonlocal finished
-            streamed.append(delta)
-            # A block suggestion is done once the text leaves the cursor's block.
-            if ctx.multiline and not finished:
-                finished = block_finished("".join(streamed), ctx)
-
-        text, stats = session.complete(
-            ctx.extra + ctx.prefix,
-            ctx.suffix if ctx.suffix else None,
-            self._params(ctx.multiline),
-            lambda: job.is_cancelled() or finished,
-            on_delta=on_delta,
-        )
-        if job.is_cancelled():
-            raise Cancelled()
-        return _result(text, stats, ctx, session.fim_mode, job, started)
+        return _result(text, stats, ctx, session.infill_mode, job, started)
 
     async def complete(self, snap: DocumentSnapshot, line: int, character: int) -> CompletionResult:
         """Complete at a position; a superseded request resolves to an empty result."""
 
-        def run(session: ModelSession, job: Job) -> CompletionResult:
+        def run(session: Session, job: Job) -> CompletionResult:
             return self.run_on_worker(snap, line, character, session, job)
 
         # Keyed per connection: two editors on the same file do not supersede each other.

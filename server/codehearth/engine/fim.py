@@ -18,18 +18,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
-
-if TYPE_CHECKING:
-    import llama_cpp
 
 __all__ = [
     "TEMPLATES",
     "FimTemplate",
     "detect_fim",
-    "detect_fim_from_llama",
     "parse_template_override",
     "template_by_name",
 ]
@@ -253,21 +249,3 @@ def detect_fim(
     return TEMPLATES[family].model_copy(
         deep=True, update={"prefix": pre, "suffix": suf, "middle": mid}
     )
-
-
-def detect_fim_from_llama(llm: llama_cpp.Llama) -> FimTemplate | None:
-    """:func:`detect_fim` for a loaded model (``vocab_only=True`` suffices)."""
-    model = llm._model
-    fim_ids = (model.token_prefix(), model.token_suffix(), model.token_middle())
-
-    def id_to_text(token: int) -> str:
-        try:
-            return model.token_get_text(token)
-        except UnicodeDecodeError:
-            return ""
-
-    def has_token(text: str) -> bool:
-        tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        return len(tokens) == 1 and id_to_text(tokens[0]) == text
-
-    return detect_fim(fim_ids, id_to_text, has_token)

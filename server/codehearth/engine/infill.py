@@ -1,4 +1,4 @@
-"""Assemble the model's prompt tokens from a completion context.
+"""Assemble a local model's infill prompt tokens: FIM markers or prefix only.
 
 Code is tokenized with special tokens disabled, so a file that contains text
 like "<|endoftext|>" cannot inject control tokens; only the FIM markers of the
@@ -7,9 +7,13 @@ template are tokenized as special tokens.
 
 from __future__ import annotations
 
-from ..context.builder import CompletionContext
-from ..engine.fim import FimTemplate
-from ..engine.session import ModelSession
+from typing import TYPE_CHECKING
+
+from .api import InfillMode, InfillRequest
+from .fim import FimTemplate
+
+if TYPE_CHECKING:
+    from .session import ModelSession
 
 _PREFIX_SLOT = "\ue000"
 _SUFFIX_SLOT = "\ue001"
@@ -30,11 +34,12 @@ def fim_layout(template: FimTemplate) -> list[str]:
     return parts
 
 
-def build_prompt(session: ModelSession, ctx: CompletionContext) -> tuple[list[int], str]:
+def build_prompt(session: ModelSession, ctx: InfillRequest) -> tuple[list[int], InfillMode]:
     """Prompt tokens and the mode used ("fim" or "prefix")."""
     tokens: list[int] = []
-    if session.add_bos():
-        tokens.append(session.llm.token_bos())
+    bos = session.bos_token()
+    if session.add_bos() and bos is not None:
+        tokens.append(bos)
     template = session.fim
     if template is None:
         tokens += session.tokenize(ctx.extra + ctx.prefix)

@@ -14,18 +14,31 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+import llama_cpp
+
 from ..context.tokens import CachedTokenCounter
+from .api import Capabilities, ChatPrompt, InfillMode, InfillRequest, SessionInfo
+from .control import ControlState, GenerationControl
+from .grammar import grammar_for_schema
+from .infill import build_prompt, stop_token_ids
 from .slots import KvSlots
-from .types import EngineConfig, GenerationParams, GenerationStats
+from .types import EngineConfig, GenerationParams, GenerationStats, StopReason
+from .vocab import Vocab
 
 if TYPE_CHECKING:
-    import llama_cpp
-
     from .fim import FimTemplate
 
 # Prompt evaluation chunk: small enough that cancellation is prompt, large
 # enough that batching keeps its throughput.
 EVAL_CHUNK = 128
+
+
+_CONTROL_STOPS: dict[ControlState, StopReason] = {
+    ControlState.CANCELLED: "cancelled",
+    ControlState.PREEMPTED: "preempted",
+    ControlState.FINISHED: "stop",
+    ControlState.RUNNING: "cancelled",
+}
 
 
 class WrongThread(RuntimeError):
@@ -46,11 +59,12 @@ def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class ModelSession:
-    """One resident llama.cpp model and its KV cache."""
+    """One resident llama.cpp model and its KV cache (implements engine.api.Session and
+    engine.api.TokenLevel)."""
+
+    capabilities = Capabilities(token_prompts=True)
 
     def __init__(self, config: EngineConfig) -> None:
-        import llama_cpp
-
         self._owner = threading.get_ident()
         self.config = config
         threads = config.n_threads or max(1, os.cpu_count() or 1)
@@ -63,14 +77,15 @@ class ModelSession:
             n_batch=config.n_batch,
             verbose=False,
         )
-        self._vocab = self._llm._model.vocab
+        self.vocab = Vocab(self._llm)
         # The context builder asks per line, per keystroke: one bounded memo serves it
         # and the assist commands alike.
         self.count_tokens = CachedTokenCounter(self._count_uncached)
         self.on_stats: Callable[[GenerationStats], None] | None = None
         self.fim: FimTemplate | None = self._detect_fim()
+        self._infill_stop_ids: frozenset[int] | None = None
         self.slots = KvSlots()
-        self.n_ctx_train = int(self._llm._model.n_ctx_train())
+        self.n_ctx_train = int(llama_cpp.llama_model_n_ctx_train(self._llm.model))
         # The usable context: what was allocated, but never more than the model was
         # trained on (beyond that, llama.cpp runs but the output turns to noise).
         allocated = self._llm.n_ctx()
@@ -78,11 +93,11 @@ class ModelSession:
         self.n_ctx = min(allocated, trained) if trained > 0 else allocated
 
     def _detect_fim(self) -> FimTemplate | None:
-        from .fim import detect_fim_from_llama, parse_template_override
+        from .fim import parse_template_override
 
         if self.config.fim:
             return parse_template_override(self.config.fim)
-        return detect_fim_from_llama(self.llm)
+        return self.vocab.detect_fim()
 
     # -- thread guard -------------------------------------------------------
     def check_thread(self) -> None:
@@ -110,11 +125,75 @@ class ModelSession:
         return len(self.tokenize(text))
 
     def add_bos(self) -> bool:
-        return bool(self.llm._model.add_bos_token())
+        self.check_thread()
+        return self.vocab.add_bos()
+
+    def token_text(self, token: int) -> str:
+        self.check_thread()
+        return self.vocab.text(token)
+
+    def bos_token(self) -> int | None:
+        self.check_thread()
+        return self.vocab.bos()
+
+    def eos_token(self) -> int | None:
+        self.check_thread()
+        return self.vocab.eos()
+
+    def control_token_texts(self) -> frozenset[str]:
+        self.check_thread()
+        return self.vocab.control_texts()
+
+    def describe(self) -> SessionInfo:
+        from .facts import model_facts
+
+        return SessionInfo(
+            n_ctx=self.n_ctx,
+            fim=self.fim.family if self.fim else None,
+            **model_facts(self.metadata),
+        )
+
+    # -- the feature-level interface (engine.api.Session) -------------------
+    @property
+    def infill_mode(self) -> InfillMode:
+        return "fim" if self.fim is not None else "prefix"
+
+    def infill(
+        self,
+        request: InfillRequest,
+        params: GenerationParams,
+        control: GenerationControl,
+        slot: str | None = None,
+    ) -> tuple[str, GenerationStats]:
+        """A completion at the cursor: FIM tokens where the model has them."""
+        if self._infill_stop_ids is None:
+            self._infill_stop_ids = stop_token_ids(self)
+        tokens, _ = build_prompt(self, request)
+        stops = self._infill_stop_ids
+        return self.generate(tokens, params, control, stop_token_ids=stops, slot=slot)
+
+    def chat(
+        self,
+        prompt: ChatPrompt,
+        params: GenerationParams,
+        control: GenerationControl,
+        *,
+        continuation: str = "",
+        json_schema: dict | None = None,
+        slot: str | None = None,
+    ) -> tuple[str, GenerationStats]:
+        """Generate the assistant's reply; `continuation` is reply text already produced
+        (after a pre-emption), fed back as tokens so the reply goes on where it stopped."""
+        tokens = prompt.tokens + (self.tokenize(continuation) if continuation else [])
+        grammar = grammar_for_schema(self, json_schema) if json_schema is not None else None
+        return self.generate(
+            tokens, params, control, stop_token_ids=prompt.stop_ids, grammar=grammar, slot=slot
+        )
 
     # -- generation ---------------------------------------------------------
-    def _feed_prompt(self, tokens: list[int], cancelled: Callable[[], bool]) -> int:
-        """Evaluate what the KV cache lacks; returns how many tokens were reused."""
+    def _feed_prompt(self, tokens: list[int], control: GenerationControl) -> int | None:
+        """Evaluate what the KV cache lacks; returns how many tokens were reused, or None
+        when the control stopped it between chunks."""
         llm = self.llm
         cached = llm.input_ids[: llm.n_tokens]
         reuse = common_prefix_length(cached, tokens)
@@ -128,8 +207,9 @@ class ModelSession:
         else:
             llm.n_tokens = reuse
         for start in range(reuse, len(tokens), EVAL_CHUNK):
-            if cancelled():
-                raise Cancelled()
+            if control.stop_before_prompt_chunk():
+                # What was evaluated stays valid: the next prompt reuses it.
+                return None
             llm.eval(tokens[start : start + EVAL_CHUNK])
         return reuse
 
@@ -137,24 +217,19 @@ class ModelSession:
         self,
         tokens: list[int],
         params: GenerationParams,
-        cancelled: Callable[[], bool],
-        on_text: Callable[[str], None] | None = None,
+        control: GenerationControl,
+        *,
         stop_token_ids: frozenset[int] = frozenset(),
-        preempt: Callable[[], bool] | None = None,
         grammar: llama_cpp.LlamaGrammar | None = None,
-        should_stop: Callable[[str], bool] | None = None,
         slot: str | None = None,
     ) -> tuple[str, GenerationStats]:
         """Generate from a prompt, reusing the KV cache's common prefix.
 
         `slot` names whose cache this is (an editor's completions, its chat): switching
-        slots saves the live cache and restores the slot's own (engine/slots.py).
-
-        `preempt` is polled between tokens: when it says yes, generation stops with
-        stop_reason "preempted" and the text so far, so the caller can continue later.
+        slots saves the live cache and restores the slot's own (engine/slots.py). A stop
+        the control asked for ends with stop_reason "cancelled" or "preempted" (and
+        control.state saying the same) and the text so far.
         """
-        import llama_cpp
-
         self.check_thread()
         stats = GenerationStats(prompt_tokens=len(tokens))
         if not tokens:
@@ -165,14 +240,37 @@ class ModelSession:
         if room <= 1:
             stats.stop_reason = "context"
             return "", stats
-        max_new = min(params.max_tokens, room - 1)
         started = time.perf_counter()
         if slot is not None:
             self.slots.switch(self.llm, slot)
-        stats.reused_tokens = self._feed_prompt(tokens, cancelled)
-        stats.evaluated_tokens = len(tokens) - stats.reused_tokens
+        reused = self._feed_prompt(tokens, control)
         prompt_done = time.perf_counter()
         stats.prompt_ms = (prompt_done - started) * 1000
+        text = ""
+        if reused is None:
+            stats.stop_reason = _CONTROL_STOPS[control.state]
+        else:
+            stats.reused_tokens = reused
+            stats.evaluated_tokens = len(tokens) - reused
+            max_new = min(params.max_tokens, room - 1)
+            text = self._sample(tokens, params, control, stop_token_ids, grammar, max_new, stats)
+        stats.generate_ms = (time.perf_counter() - prompt_done) * 1000
+        stats.total_ms = (time.perf_counter() - started) * 1000
+        if self.on_stats is not None:
+            self.on_stats(stats)
+        return text, stats
+
+    def _sample(
+        self,
+        tokens: list[int],
+        params: GenerationParams,
+        control: GenerationControl,
+        stop_token_ids: frozenset[int],
+        grammar: llama_cpp.LlamaGrammar | None,
+        max_new: int,
+        stats: GenerationStats,
+    ) -> str:
+        """Token by token until a stop; sets stats.stop_reason and generated_tokens."""
         stream = _TextStream(params.stop, params.stop_at_newline)
         out: list[int] = []
         gen = self.llm.generate(
@@ -186,24 +284,20 @@ class ModelSession:
         )
         try:
             for token in gen:
-                if cancelled():
-                    stats.stop_reason = "cancelled"
+                if control.stop_before_token():
+                    stats.stop_reason = _CONTROL_STOPS[control.state]
                     break
-                if preempt is not None and preempt():
-                    stats.stop_reason = "preempted"
-                    break
-                if token in stop_token_ids or llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                if token in stop_token_ids or self.vocab.is_eog(token):
                     stats.stop_reason = "eog"
                     break
                 piece = self.llm.detokenize([token], prev_tokens=tokens + out)
                 out.append(token)
                 delta, reason = stream.push(piece)
-                if delta and on_text is not None:
-                    on_text(delta)
+                control.emit(delta)
                 if reason is not None:
                     stats.stop_reason = reason
                     break
-                if should_stop is not None and delta and should_stop(stream.text):
+                if control.is_finished(delta, stream.text):
                     stats.stop_reason = "stop"
                     break
                 if len(out) >= max_new:
@@ -212,11 +306,7 @@ class ModelSession:
         finally:
             gen.close()
         stats.generated_tokens = len(out)
-        stats.generate_ms = (time.perf_counter() - prompt_done) * 1000
-        stats.total_ms = (time.perf_counter() - started) * 1000
-        if self.on_stats is not None:
-            self.on_stats(stats)
-        return stream.text, stats
+        return stream.text
 
     def close(self) -> None:
         self.check_thread()

@@ -18,6 +18,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from .api import Session, SessionInfo
+from .control import GenerationControl
 from .session import Cancelled, ModelSession
 from .types import EngineConfig, EngineCounters
 
@@ -46,7 +48,7 @@ _sequence = itertools.count()
 class Job:
     """One unit of work run on the worker thread with the loaded model."""
 
-    run: Callable[[ModelSession, Job], Any]
+    run: Callable[[Session, Job], Any]
     key: str | None = None
     priority: int = PRIORITY_COMPLETION
     future: Future = field(default_factory=Future)
@@ -63,6 +65,23 @@ class Job:
     def cancel(self) -> None:
         self.cancel_event.set()
 
+    def control(
+        self,
+        *,
+        may_yield: bool = False,
+        on_text: Callable[[str], None] | None = None,
+        finished: Callable[[str], bool] | None = None,
+    ) -> GenerationControl:
+        """The control of one generation this job runs: stops when the job is cancelled,
+        and (if it may yield) while a more urgent job waits."""
+        return GenerationControl(
+            cancelled=self.is_cancelled,
+            urgent=lambda: self.urgent_waiting(),
+            may_yield=may_yield,
+            on_text=on_text,
+            finished=finished,
+        )
+
     def is_cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
@@ -73,7 +92,7 @@ class Engine:
     def __init__(
         self,
         config: EngineConfig,
-        session_factory: Callable[[EngineConfig], Any] | None = None,
+        session_factory: Callable[[EngineConfig], Session] | None = None,
         workers: int = 1,
     ) -> None:
         """`session_factory` makes what jobs run against (default: a llama.cpp
@@ -83,7 +102,8 @@ class Engine:
         self._session_factory = session_factory or ModelSession
         self.workers = max(1, workers)
         self.counters = EngineCounters()
-        self.session_info: dict[str, Any] = {}
+        # Set once loaded; a remote session updates its `remote.error` in place.
+        self.session_info: SessionInfo | None = None
         self.load_notes: list[str] = []
         self.loaded_gpu_layers: int | None = None
         # Called on the worker thread when the engine loads, fails, starts or ends a job;
@@ -236,14 +256,14 @@ class Engine:
                 helper.join(5)
             session.close()
 
-    def _serve_jobs(self, session: Any) -> None:
+    def _serve_jobs(self, session: Session) -> None:
         while True:
             job = self._next_job()
             if job is None:
                 break
             self._run(session, job)
 
-    def _load(self) -> ModelSession | None:
+    def _load(self) -> Session | None:
         """Load the model; on failure retry with fewer GPU layers, then fail clearly."""
         attempts = [self.config.n_gpu_layers, *self.config.fallback_layers]
         errors: list[str] = []
@@ -271,7 +291,7 @@ class Engine:
         self._fail(RuntimeError(_load_failure_message(self.config, errors)))
         return None
 
-    def _ready(self, session: ModelSession) -> None:
+    def _ready(self, session: Session) -> None:
         session.on_stats = self.counters.add
         trained = session.n_ctx_train
         if 0 < trained < self.config.n_ctx:
@@ -280,12 +300,7 @@ class Engine:
                 f"{self.config.n_ctx} was requested: prompts are kept within {trained} tokens "
                 f"(set context = {trained} or less to save the memory)"
             )
-        self.session_info = {
-            "n_ctx": session.n_ctx,
-            "fim": session.fim.family if session.fim else None,
-            **model_facts(session.metadata),
-            "remote": session.describe() if getattr(session, "remote", False) else None,
-        }
+        self.session_info = session.describe()
         self._loaded.set()
         self._notify()
 
@@ -311,7 +326,7 @@ class Engine:
         self._notify()
         return job
 
-    def _run(self, session: ModelSession, job: Job) -> None:
+    def _run(self, session: Session, job: Job) -> None:
         try:
             if not job.future.running() and not job.future.set_running_or_notify_cancel():
                 return
@@ -349,18 +364,6 @@ class Engine:
                 self.counters.failed += 1
             else:
                 self.counters.completed += 1
-
-
-def model_facts(metadata: dict[str, str]) -> dict[str, Any]:
-    """Quantization and layer count from llama.cpp's metadata (strings), for the status."""
-    from ..models.gguf_info import file_type_name
-
-    arch = metadata.get("general.architecture", "")
-    blocks = metadata.get(f"{arch}.block_count", "")
-    raw = metadata.get("general.file_type", "")
-    quant = file_type_name(int(raw)) if raw.isdigit() else None
-    # The output layer is offloadable too: llama.cpp counts n_layer + 1.
-    return {"quant": quant, "total_layers": int(blocks) + 1 if blocks.isdigit() else None}
 
 
 def _drop(job: Job, why: str) -> None:

@@ -193,13 +193,13 @@ def _publish(
         if doc is not None:
             snaps[uri] = doc.snapshot()
     findings: list[LocatedFinding] = []
-    dropped = outcome.dropped
+    reasons = dict(outcome.dropped_reasons)
     for placed in outcome.placed:
         uri = uris.get(placed.key)
         snap = snaps.get(uri) if uri is not None else None
         diagnostic = to_diagnostic(placed, snap) if snap is not None else None
         if uri is not None and diagnostic is None:
-            dropped += 1  # closed, or edited since: the finding has nowhere to go
+            reasons["stale"] = reasons.get("stale", 0) + 1  # closed, or edited since
             continue
         if uri is not None and diagnostic is not None:
             by_uri[uri].append(diagnostic)
@@ -217,10 +217,12 @@ def _publish(
         )
     return ReviewResult(
         findings=findings,
-        dropped=dropped,
+        dropped=sum(reasons.values()),
+        dropped_reasons=reasons,
         truncated=outcome.truncated,
         stop_reason=outcome.stop_reason,
         cancelled=outcome.cancelled,
+        notice=outcome.notice,
     )
 
 

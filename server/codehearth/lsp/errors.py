@@ -18,9 +18,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from ..assist.chat_template import ChatTemplateError
-from ..assist.review import GrammarError
 from ..assist.service import AssistInputError
 from ..context.documents import PositionError
+from ..engine.grammar import GrammarError
 from ..engine.worker import EngineBusy, EngineUnavailable
 
 if TYPE_CHECKING:

@@ -52,7 +52,7 @@ def register(server: CodehearthServer) -> None:
             ls.runtime = Runtime(options)
         else:  # the shared engine: the model may already be resident for another editor
             host = ls.host_registry.host_for(options)
-            ls.runtime = Runtime(options, host=host, owns_host=False)
+            ls.runtime = Runtime(options, host=host, owns_host=False, registry=ls.host_registry)
         ls.runtime.start()
         if params.process_id is not None and ls.host_registry is None:
             # Shared engine: the relay process watches the editor, not the engine.

@@ -25,7 +25,11 @@ from typing import IO, Any
 from pygls.io_ import run_async
 
 from ..config import ServeOptions
-from ..runtime import HostRegistry
+from ..gpu.nvml import process_vram_bytes
+from ..lsp.app import create_server
+from ..lsp.protocol import install_lenient_json
+from ..runtime import HostRegistry, ModelHost
+from ..status import PsClient, PsModel, PsReport, rss_bytes
 from .paths import lock_path, socket_path
 
 log = logging.getLogger(__name__)
@@ -128,8 +132,6 @@ class SharedEngine:
     async def _serve_lsp(
         self, hello: dict[str, Any], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        from ..lsp.app import create_server
-
         options = ServeOptions.model_validate(hello.get("options") or {})
         self._next_id += 1
         conn = Connection(self._next_id, hello.get("pid"), hello.get("editor_pid"), options)
@@ -171,49 +173,45 @@ class SharedEngine:
 
     # -- ps -----------------------------------------------------------------
     def describe(self) -> dict[str, Any]:
-        from ..lsp.status import rss_bytes
-
-        models = []
-        for host in self.registry.hosts():
-            engine = host.engine
-            models.append(
-                {
-                    "name": host.entry.name if host.entry else host.options.model,
-                    "state": host.state(),
-                    "error": host.error(),
-                    "gpu_layers": engine.loaded_gpu_layers if engine else None,
-                    "n_ctx": engine.session_info.get("n_ctx") if engine else None,
-                    "vram_bytes": _process_vram(),
-                    "requests": engine.counters.requests if engine else 0,
-                    "clients": sum(
-                        1 for c in self.connections.values() if c.server.runtime.host is host
-                    ),
-                }
+        """What `codehearth ps` shows (a PsReport, as JSON)."""
+        models = [self._model_row(host) for host in self.registry.hosts()]
+        clients = [
+            PsClient(
+                id=c.id,
+                relay_pid=c.relay_pid,
+                editor_pid=c.editor_pid,
+                model=c.server.runtime.entry.name if c.server.runtime.entry else None,
+                documents=len(c.server.runtime.store),
+                connected_s=round(time.time() - c.since, 1),
             )
-        return {
-            "pid": os.getpid(),
-            "socket": str(socket_path()),
-            "uptime_s": round(time.time() - self.started, 1),
-            "idle_timeout_s": self.idle_timeout,
-            "rss_bytes": rss_bytes(),
-            "models": models,
-            "clients": [
-                {
-                    "id": c.id,
-                    "relay_pid": c.relay_pid,
-                    "editor_pid": c.editor_pid,
-                    "model": c.server.runtime.entry.name if c.server.runtime.entry else None,
-                    "documents": len(c.server.runtime.store),
-                    "connected_s": round(time.time() - c.since, 1),
-                }
-                for c in self.connections.values()
-            ],
-        }
+            for c in self.connections.values()
+        ]
+        return PsReport(
+            pid=os.getpid(),
+            socket=str(socket_path()),
+            uptime_s=round(time.time() - self.started, 1),
+            idle_timeout_s=self.idle_timeout,
+            rss_bytes=rss_bytes(),
+            models=models,
+            clients=clients,
+        ).model_dump()
+
+    def _model_row(self, host: ModelHost) -> PsModel:
+        engine = host.engine
+        info = engine.session_info if engine is not None else None
+        return PsModel(
+            name=host.entry.name if host.entry else host.options.model,
+            state=host.state(),
+            error=host.error(),
+            gpu_layers=engine.loaded_gpu_layers if engine else None,
+            n_ctx=info.n_ctx if info is not None else None,
+            vram_bytes=_process_vram(),
+            requests=engine.counters.requests if engine else 0,
+            clients=sum(1 for c in self.connections.values() if c.server.runtime.host is host),
+        )
 
 
 def _process_vram() -> int | None:
-    from ..gpu.nvml import process_vram_bytes
-
     usage = process_vram_bytes(os.getpid())
     return sum(usage.values()) if usage else None
 
@@ -221,8 +219,6 @@ def _process_vram() -> int | None:
 def run_engine(idle_timeout: float) -> int:
     """The `codehearth engine` command: 0 when it served and went idle, or when another
     engine is already running (the caller attaches to that one)."""
-    from ..lsp.protocol import install_lenient_json
-
     engine = SharedEngine(idle_timeout)
     if not engine.acquire():
         log.info("a shared engine is already running")
