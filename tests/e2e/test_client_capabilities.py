@@ -31,9 +31,11 @@ def test_vscode_extension_sends_the_recorded_capabilities():
     extension = Path(record.ROOT, "editor-clients", "vscode")
     if shutil.which("node") is None or not (extension / "node_modules").is_dir():
         pytest.fail("needs node and `npm ci` in editor-clients/vscode")
-    sent = record.record_vscode()
-    assert sent["capabilities"]["textDocument"]["inlineCompletion"] is not None
-    assert sent == _fixture("vscode.json"), "run capabilities/record.py vscode"
+    sent = record.record_vscode()["capabilities"]
+    assert sent["textDocument"]["inlineCompletion"] is not None
+    # vscode.json was recorded in code-server; the library alone builds the same set.
+    recorded = _fixture("vscode.json")["capabilities"]
+    assert sent == recorded, "vscode-languageclient changed: run capabilities/record.py vscode"
 
 
 @pytest.mark.parametrize("editor", EDITORS)
@@ -42,4 +44,4 @@ def test_recorded_sets_are_valid_initialize_params(editor):
     # What the server leans on: progress bars, and text synchronization it can follow.
     assert params.capabilities.window.work_done_progress is True
     assert params.capabilities.text_document.synchronization is not None
-    assert params.client_info.name in {"Neovim", "Visual Studio Code"}
+    assert params.client_info.name in {"Neovim", "code-server"}

