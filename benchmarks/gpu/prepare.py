@@ -256,6 +256,10 @@ def prepare(args: argparse.Namespace) -> BundleManifest:
     kept, dropped = trim_sdist(sdist, trimmed)
     print(f"trimmed sdist: kept {kept} files, dropped {dropped}", flush=True)
     download_wheels(carried_requirements(_sdist_pyproject(sdist)), wheels, args.python_version)
+    for name in args.leave_out:
+        for wheel in wheels.glob(f"{name.replace('-', '_')}-*.whl"):
+            wheel.unlink()
+            NOT_CARRIED[name] = "left out with --leave-out: expected on the GPU machine"
     _pip("wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT))
     checks = {"trimmed_tree": check_tree(trimmed, args.check)}
     return write_manifest(bundle, args, checks)
@@ -267,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--python-version", default="3.12", help="the GPU machine's Python")
     parser.add_argument("--llama-version", default=None, help="default: the dev extra's pin")
     parser.add_argument("--sdist", type=Path, help="a llama-cpp-python sdist already here")
+    parser.add_argument(
+        "--leave-out", action="append", default=[], metavar="NAME",
+        help="a wheel the GPU machine already has (e.g. numpy, 15 MiB); repeatable",
+    )  # fmt: skip
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "codehearth-gpukit")
     parser.add_argument(
         "--check", choices=["none", "configure", "build"], default="configure",

@@ -9,14 +9,16 @@
 # llama-cpp-python from the trimmed sdist with CMAKE_ARGS="-DGGML_CUDA=on" (timed, -j all
 # cores, only this GPU's architecture), then runs benchmarks.gpu.measure, which writes
 # OUT/report.json and OUT/report.txt. Environment knobs: PYTHON (default python3),
-# GPUKIT_WORK (default /tmp/codehearth-gpukit), CUDA_ARCH (default: nvidia-smi's
-# compute capability), CMAKE_ARGS_EXTRA, GPUKIT_REBUILD=1 (ignore an earlier build).
+# GPUKIT_WORK (default /tmp/codehearth-gpukit), GPUKIT_BUNDLE (default bundle/ here),
+# CUDA_ARCH (default: nvidia-smi's compute capability), CMAKE_ARGS_EXTRA (added),
+# GPUKIT_CMAKE_ARGS (replaces all: -DGGML_CUDA=off tries the pipeline without CUDA),
+# GPUKIT_REBUILD=1 (ignore an earlier build).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 PYTHON="${PYTHON:-python3}"
-BUNDLE="$HERE/bundle"
+BUNDLE="${GPUKIT_BUNDLE:-$HERE/bundle}"
 cd "$ROOT"
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -30,7 +32,7 @@ case "${1:-}" in
     out="${1:?usage: run.sh --cpu-dry-run OUT}"; shift
     exec "$PYTHON" -m benchmarks.gpu.measure "$out" --cpu-dry-run "$@" ;;
   ""|-h|--help)
-    sed -n '2,13p' "$0"; exit 2 ;;
+    sed -n '2,15p' "$0"; exit 2 ;;
 esac
 
 OUT="$(mkdir -p "$1" && cd "$1" && pwd)"; shift
@@ -52,7 +54,7 @@ echo "[gpukit] installing the carried wheels into $SITE"
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 
 arch="${CUDA_ARCH:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -n 1 | tr -d '. ' || true)}"
-cmake_args="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=${arch:-native} ${CMAKE_ARGS_EXTRA:-}"
+cmake_args="${GPUKIT_CMAKE_ARGS:--DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=${arch:-native} ${CMAKE_ARGS_EXTRA:-}}"
 jobs="$(nproc)"
 built=( "$WORK"/built/llama_cpp_python-*.whl )
 start=$(date +%s)
