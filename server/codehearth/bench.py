@@ -156,40 +156,25 @@ async def replay_server(args: argparse.Namespace, files: list[Path]) -> ReplayRe
 
 def replay_floor(args: argparse.Namespace, files: list[Path], model_path: str) -> ReplayReport:
     """llama-cpp-python called directly: the cost of the model alone."""
-    import llama_cpp
+    from .engine.floor import run_floor
 
-    threads = args.n_threads or os.cpu_count() or 1
-    llm = llama_cpp.Llama(
-        model_path=model_path,
+    def prompts():
+        for path in files:
+            _, opened, strokes = plan_typing(path, args.start_line, args.keystrokes)
+            lines = opened.splitlines(keepends=True)
+            for ks in strokes:
+                yield _floor_prompt(lines, ks, args.lines_before)
+
+    samples = run_floor(
+        model_path,
+        prompts(),
         n_ctx=args.context,
-        n_threads=threads,
-        n_threads_batch=threads,
-        verbose=False,
+        n_threads=args.n_threads,
+        max_tokens=args.max_tokens,
     )
-    latencies: list[float] = []
-    prompt_total = reused_total = non_empty = 0
-    for path in files:
-        _, opened, strokes = plan_typing(path, args.start_line, args.keystrokes)
-        lines = opened.splitlines(keepends=True)
-        for ks in strokes:
-            prompt = _floor_prompt(lines, ks, args.lines_before)
-            tokens = llm.tokenize(prompt.encode(), add_bos=True)
-            cached = llm.input_ids[: llm.n_tokens].tolist()
-            reuse = 0
-            for a, b in zip(cached, tokens, strict=False):
-                if a != b:
-                    break
-                reuse += 1
-            started = time.perf_counter()
-            out = llm.create_completion(
-                prompt, max_tokens=args.max_tokens, stop=["\n"], temperature=0.0
-            )
-            latencies.append((time.perf_counter() - started) * 1000)
-            prompt_total += len(tokens)
-            reused_total += min(reuse, len(tokens) - 1)
-            non_empty += bool(out["choices"][0]["text"].strip())
-    llm.close()
-    reuse = reused_total / max(1, prompt_total)
+    latencies = [s.latency_ms for s in samples]
+    reuse = sum(s.reused_tokens for s in samples) / max(1, sum(s.prompt_tokens for s in samples))
+    non_empty = sum(s.non_empty for s in samples)
     return _report("llama-cpp-python direct (floor)", latencies, reuse, non_empty)
 
 

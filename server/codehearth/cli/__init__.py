@@ -114,13 +114,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_bench(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="codehearth", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"codehearth {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--log-level", default="warning", help="debug, info, warning, error")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`serve`: the language server (stdio, TCP, or relayed to the shared engine)."""
     serve = sub.add_parser("serve", parents=[common], help="run the language server on stdio")
     add_model_flags(serve)
     serve.add_argument(
@@ -145,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
+
+def _add_engine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`engine` and `ps`: the shared engine and what it holds."""
     engine = sub.add_parser(
         "engine", parents=[common], help="run the shared engine (normally started by serve)"
     )
@@ -154,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--json", action="store_true")
     ps.set_defaults(func=cmd_ps)
 
+
+def _add_model_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`complete`, `models`, `pull`: one completion and the model files."""
     complete = sub.add_parser(
         "complete", parents=[common], help="one completion at a position, with timings"
     )
@@ -177,9 +178,23 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--manifest")
     pull.set_defaults(func=cmd_pull)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="codehearth", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"codehearth {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default="warning", help="debug, info, warning, error")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _add_serve(sub, common)
+    _add_engine(sub, common)
+    _add_model_commands(sub, common)
+
     from .assist import add_subcommands
+    from .eval import add_eval_subcommand
 
     add_subcommands(sub, common)
+    add_eval_subcommand(sub, common)
 
     doctor = sub.add_parser(
         "doctor", parents=[common], help="check the GPU, the llama.cpp build and the default models"

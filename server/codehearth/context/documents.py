@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import tree_sitter
-from lsprotocol import types
 
 from .languages import LanguageSpec, language_for
 from .textindex import (
@@ -36,6 +36,20 @@ log = logging.getLogger(__name__)
 # Above this size a document gets no syntax tree: parsing would cost hundreds of ms per
 # keystroke burst and the builder falls back to line windows, which is good enough there.
 MAX_PARSE_CHARS = 2_000_000
+
+
+class EditPosition(Protocol):
+    """A (line, UTF-16 character) position; lsprotocol's Position is one."""
+
+    line: int
+    character: int
+
+
+class EditRange(Protocol):
+    """A range of two positions; lsprotocol's Range is one (no LSP import needed here)."""
+
+    start: EditPosition
+    end: EditPosition
 
 
 @dataclass(frozen=True)
@@ -125,7 +139,7 @@ class Document:
         """UTF-16 (line, character) of a string index."""
         return position_at(self._text, self._line_starts, offset)
 
-    def apply_change(self, range_: types.Range | None, new_text: str) -> None:
+    def apply_change(self, range_: EditRange | None, new_text: str) -> None:
         """Apply one content change (LSP incremental sync; range None replaces everything).
 
         Positions past the end are clamped as the spec asks; negative ones raise PositionError.
@@ -152,7 +166,7 @@ class Document:
             source=self._source if tree is not None else None,
         )
 
-    def _lenient_offset(self, position: types.Position) -> int:
+    def _lenient_offset(self, position: EditPosition) -> int:
         return offset_at(
             self._text, self._line_starts, position.line, position.character, strict=False
         )
@@ -221,7 +235,7 @@ class DocumentStore:
         return document
 
     def change(
-        self, uri: str, version: int, changes: list[tuple[types.Range | None, str]]
+        self, uri: str, version: int, changes: list[tuple[EditRange | None, str]]
     ) -> Document:
         document = self._documents.get(uri)
         if document is None:

@@ -106,6 +106,10 @@ class Session(Protocol):
         slot: str | None = None,
     ) -> tuple[str, GenerationStats]: ...
 
+    def prewarm(
+        self, request: InfillRequest, control: GenerationControl, slot: str | None = None
+    ) -> int: ...
+
     def chat(
         self,
         prompt: ChatPrompt,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models.gguf_info import file_type_name
+from ..models.file_types import file_type_name
 
 
 def model_facts(metadata: dict[str, str]) -> dict[str, Any]:

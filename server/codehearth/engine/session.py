@@ -172,6 +172,21 @@ class ModelSession:
         stops = self._infill_stop_ids
         return self.generate(tokens, params, control, stop_token_ids=stops, slot=slot)
 
+    def prewarm(
+        self, request: InfillRequest, control: GenerationControl, slot: str | None = None
+    ) -> int:
+        """Evaluate an infill prompt into the KV cache without generating (llama.cpp's
+        `n_predict: 0`), so the next completion that shares its start pays only for the
+        rest. Returns the tokens evaluated (0 when cached already or stopped)."""
+        self.check_thread()
+        tokens, _ = build_prompt(self, request)
+        if not tokens or len(tokens) >= self.n_ctx - 1:
+            return 0
+        if slot is not None:
+            self.slots.switch(self.llm, slot)
+        reused = self._feed_prompt(tokens, control)
+        return 0 if reused is None else len(tokens) - reused
+
     def chat(
         self,
         prompt: ChatPrompt,

@@ -50,6 +50,8 @@ class EngineCounters(BaseModel):
     cancelled: int = 0
     superseded: int = 0
     preempted: int = 0
+    # Background jobs (speculation, pre-warming) dropped because real work arrived.
+    background_dropped: int = 0
     failed: int = 0
     prompt_tokens: int = 0
     reused_tokens: int = 0

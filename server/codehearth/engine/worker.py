@@ -9,82 +9,37 @@ that the user has already typed past.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from typing import Any
 
 from .api import Session, SessionInfo
-from .control import GenerationControl
+from .jobs import (
+    PRIORITY_BACKGROUND,
+    PRIORITY_CHAT,
+    PRIORITY_COMPLETION,
+    EngineBusy,
+    EngineUnavailable,
+    Job,
+    Requeue,
+    drop_job,
+)
 from .session import Cancelled, ModelSession
 from .types import EngineConfig, EngineCounters
 
 log = logging.getLogger(__name__)
 
-PRIORITY_COMPLETION = 0
-PRIORITY_CHAT = 10
-
-
-class Requeue(Exception):
-    """Raised by a job that gave way to more urgent work; it runs again later."""
-
-
-class EngineBusy(Exception):
-    """The queue is full."""
-
-
-class EngineUnavailable(Exception):
-    """The model could not be loaded or the engine is shut down."""
-
-
-_sequence = itertools.count()
-
-
-@dataclass
-class Job:
-    """One unit of work run on the worker thread with the loaded model."""
-
-    run: Callable[[Session, Job], Any]
-    key: str | None = None
-    priority: int = PRIORITY_COMPLETION
-    future: Future = field(default_factory=Future)
-    cancel_event: threading.Event = field(default_factory=threading.Event)
-    submitted_at: float = field(default_factory=time.perf_counter)
-    seq: int = field(default_factory=lambda: next(_sequence))
-    superseded: bool = False
-    # The editor connection that asked; its jobs end when it goes (Engine.release).
-    owner: str | None = None
-
-    # Set by the engine: True while a more urgent job waits (a keystroke behind a chat).
-    urgent_waiting: Callable[[], bool] = field(default=lambda: False)
-
-    def cancel(self) -> None:
-        self.cancel_event.set()
-
-    def control(
-        self,
-        *,
-        may_yield: bool = False,
-        on_text: Callable[[str], None] | None = None,
-        finished: Callable[[str], bool] | None = None,
-    ) -> GenerationControl:
-        """The control of one generation this job runs: stops when the job is cancelled,
-        and (if it may yield) while a more urgent job waits."""
-        return GenerationControl(
-            cancelled=self.is_cancelled,
-            urgent=lambda: self.urgent_waiting(),
-            may_yield=may_yield,
-            on_text=on_text,
-            finished=finished,
-        )
-
-    def is_cancelled(self) -> bool:
-        return self.cancel_event.is_set()
-
+__all__ = [
+    "PRIORITY_BACKGROUND",
+    "PRIORITY_CHAT",
+    "PRIORITY_COMPLETION",
+    "Engine",
+    "EngineBusy",
+    "EngineUnavailable",
+    "Job",
+    "Requeue",
+]
 
 class Engine:
     """Owns the worker thread, the queue and the counters."""
@@ -140,7 +95,7 @@ class Engine:
         with self._lock:
             self._stopping = True
             for job in self._pending:
-                _drop(job, "the engine is shutting down")
+                drop_job(job, "the engine is shutting down")
             self._pending.clear()
             for job in self._running:
                 job.cancel()
@@ -158,6 +113,8 @@ class Engine:
             self.counters.requests += 1
             if job.key is not None:
                 self._supersede(job.key)
+            if job.priority < PRIORITY_BACKGROUND:
+                self._drop_background()
             if len(self._pending) >= self.config.max_queue:
                 raise EngineBusy(f"engine queue is full ({self.config.max_queue} requests)")
             job.urgent_waiting = lambda: self._more_urgent_than(job)
@@ -172,7 +129,7 @@ class Engine:
             if old.key == key:
                 old.superseded = True
                 old.cancel()
-                _drop(old, "superseded")
+                drop_job(old, "superseded")
                 self.counters.superseded += 1
             else:
                 kept.append(old)
@@ -181,6 +138,22 @@ class Engine:
             if running.key == key:
                 running.superseded = True
                 running.cancel()
+
+    def _drop_background(self) -> None:
+        """Real work arrived: background jobs give way at once (and are not re-queued)."""
+        kept = []
+        for old in self._pending:
+            if old.priority >= PRIORITY_BACKGROUND:
+                old.cancel()
+                drop_job(old, "dropped for real work")
+                self.counters.background_dropped += 1
+            else:
+                kept.append(old)
+        self._pending = kept
+        for running in self._running:
+            if running.priority >= PRIORITY_BACKGROUND and not running.is_cancelled():
+                running.cancel()
+                self.counters.background_dropped += 1
 
     def _more_urgent_than(self, job: Job) -> bool:
         if self.workers > 1:
@@ -193,7 +166,7 @@ class Engine:
             job.cancel()
             if job in self._pending:
                 self._pending.remove(job)
-                _drop(job, "cancelled")
+                drop_job(job, "cancelled")
                 self.counters.cancelled += 1
 
     def release(self, owner: str) -> int:
@@ -204,7 +177,7 @@ class Engine:
             for job in self._pending:
                 if job.owner == owner:
                     job.cancel()
-                    _drop(job, "the editor disconnected")
+                    drop_job(job, "the editor disconnected")
                     dropped += 1
                 else:
                     kept.append(job)
@@ -364,13 +337,6 @@ class Engine:
                 self.counters.failed += 1
             else:
                 self.counters.completed += 1
-
-
-def _drop(job: Job, why: str) -> None:
-    """Resolve a queued job's future. A pre-empted, re-queued job's future is already
-    running and cannot be cancelled, so it gets a Cancelled exception instead."""
-    if not job.future.cancel() and not job.future.done():
-        job.future.set_exception(Cancelled(why))
 
 
 def _load_failure_message(config: EngineConfig, errors: list[str]) -> str:

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from codehearth.gpu.nvml import NvmlStatus
 from codehearth.gpu.planner import GIB, OffloadPlan, plan_offload
 
+from ..engine.build import llama_build
 from .gguf_info import GgufError, GgufInfo, read_gguf_info
 from .manifest import Manifest, ModelEntry, Role
 from .resolve import ModelNotFound, resolve_model_path
@@ -40,13 +41,7 @@ class LocalModel(BaseModel):
 
 def gpu_offload_supported() -> bool:
     """Whether the installed llama.cpp can offload to a GPU; False if it cannot even load."""
-    try:
-        import llama_cpp
-
-        return bool(llama_cpp.llama_supports_gpu_offload())
-    except Exception:  # a broken install is reported by the doctor, not here
-        log.debug("llama_cpp GPU support query failed", exc_info=True)
-        return False
+    return llama_build().gpu_offload
 
 
 def inspect_local(entry: ModelEntry) -> LocalModel:

@@ -18,8 +18,10 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from gguf import GGUFReader, GGUFValueType, LlamaFileType, ReaderField
+from gguf import GGUFReader, GGUFValueType, ReaderField
 from pydantic import BaseModel
+
+from .file_types import file_type_name
 
 GGUF_MAGIC = b"GGUF"
 SUPPORTED_VERSIONS = (2, 3)
@@ -324,17 +326,6 @@ def _block_index(name: str) -> int | None:
         return None
     index = name.split(".", 2)[1]
     return int(index) if index.isdigit() else None
-
-
-def file_type_name(raw: int) -> str | None:
-    """ "Q4_K_M" for general.file_type 15; None when the file says its type was guessed."""
-    try:
-        ftype = LlamaFileType(raw)
-    except ValueError:
-        return f"ftype {raw}"
-    if ftype == LlamaFileType.GUESSED:
-        return None
-    return ftype.name.removeprefix("MOSTLY_").removeprefix("ALL_")
 
 
 def _file_type(reader: GGUFReader) -> str | None:

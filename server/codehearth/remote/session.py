@@ -110,6 +110,12 @@ class RemoteSession:
         )
         return gen.text, self._stats(gen, prefix + (suffix or ""), control)
 
+    def prewarm(
+        self, request: InfillRequest, control: GenerationControl, slot: str | None = None
+    ) -> int:
+        """The remote engine keeps its own cache; nothing to do here."""
+        return 0
+
     def chat(
         self,
         prompt: ChatPrompt,
