@@ -65,7 +65,7 @@ class KvSlots:
     def _save(self, llm: Any, slot: str) -> None:
         import llama_cpp
 
-        ctx = llm._ctx.ctx
+        ctx = llm.ctx
         size = int(llama_cpp.llama_state_seq_get_size(ctx, 0))
         if size <= 0 or size > self.max_bytes:
             return
@@ -85,7 +85,7 @@ class KvSlots:
     def _restore(self, llm: Any, saved: _Saved) -> bool:
         import llama_cpp
 
-        ctx = llm._ctx.ctx
+        ctx = llm.ctx
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(ctx), True)
         if int(llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.size, 0)) == 0:
             log.debug("KV slot restore failed; evaluating from scratch")
