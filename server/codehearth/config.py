@@ -48,6 +48,53 @@ class CompletionSettings(BaseModel):
     max_lines_before: int = Field(128, ge=1, description="line cap of the window above")
     max_lines_after: int = Field(32, ge=0, description="line cap of the window below")
 
+    # -- answering without the model, budgets and gating (completion/cache.py, inflight.py,
+    # speculate.py): typing along a shown suggestion, the suggestion cache, reuse of the
+    # generation in flight, speculation while idle.
+    time_budget_ms: int = Field(
+        500,
+        ge=0,
+        le=60_000,
+        description="generation time after which the text so far is returned "
+        "(whole lines of a block); 0 = no limit",
+    )
+    first_time_budget_ms: int = Field(
+        250,
+        ge=0,
+        le=60_000,
+        description="the same for the first completion of a session (its prompt is the "
+        "long one); 0 = no limit",
+    )
+    max_line_suffix: int = Field(
+        8,
+        ge=0,
+        description="no automatic suggestion when more than this many non-blank characters "
+        "follow the cursor on its line (an explicit request always answers)",
+    )
+    cache_size: int = Field(
+        250,
+        ge=0,
+        le=100_000,
+        description="suggestions remembered per editor (LRU) for typing along and "
+        "returning to a spot; 0 = always ask the model",
+    )
+    look_back: int = Field(
+        128,
+        ge=0,
+        le=4096,
+        description="typed characters looked back over to find the suggestion they continue",
+    )
+    reuse_in_flight: bool = Field(
+        True,
+        description="a keystroke that continues the text being generated waits for that "
+        "generation instead of restarting it",
+    )
+    speculate: bool = Field(
+        True,
+        description="while idle, compute the suggestion for 'the shown one accepted' "
+        "(dropped as soon as real work arrives)",
+    )
+
 
 class ModelOptions(BaseModel):
     """Which model runs and how; the same knobs as command-line flags of every subcommand."""

@@ -1,47 +1,51 @@
 """The completion service: what an inlineCompletion request does, minus the LSP.
 
-The LSP handler hands over a document snapshot; everything that touches the
-model (token counting for the budget, prompt assembly, generation) runs as one
-job on the engine's worker thread, keyed by the document so that the next
-keystroke supersedes it.
+The model is asked only when nothing it already said answers the keystroke. In order:
+
+1. the suggestion cache (cache.py): the same spot again, or characters typed that begin a
+   suggestion shown a few characters back: the rest of it, at once, no queueing;
+2. gating: an automatic request with more than `max_line_suffix` non-blank characters
+   after the cursor gets nothing (an explicit one goes on);
+3. the generation in flight for the document (inflight.py): when what was typed since it
+   started begins the text it has produced, wait for it and answer with its rest;
+4. a new generation (generate.py), keyed by the document so the next keystroke supersedes
+   it; once it answers and the engine is idle, a speculative generation for "this
+   suggestion accepted" runs at background priority (speculate.py).
+
+Every generation's answer lands in the cache when it ends, whether anyone still waits
+for it or not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
-from dataclasses import dataclass, field, replace
-
-from pydantic import BaseModel
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 from ..config import CompletionSettings
-from ..context.builder import CompletionContext, ContextBudget, build_context
 from ..context.documents import DocumentSnapshot
-from ..engine.api import InfillRequest, Session
+from ..engine.api import Session
 from ..engine.session import Cancelled
-from ..engine.types import GenerationParams, GenerationStats
-from ..engine.worker import PRIORITY_COMPLETION, Engine, Job
+from ..engine.worker import (
+    PRIORITY_BACKGROUND,
+    PRIORITY_COMPLETION,
+    Engine,
+    EngineBusy,
+    EngineUnavailable,
+    Job,
+)
 from ..models.manifest import Sampling
-from .postprocess import block_finished, clean_suggestion
+from .cache import CursorState, Hit, SuggestionCache
+from .generate import CompletionResult, context_budget, run_generation
+from .inflight import Flight
+from .speculate import speculation_target
+from .target import Target
 
+__all__ = ["CompletionResult", "CompletionService", "context_budget"]
 
-def context_budget(settings: CompletionSettings, n_ctx: int, max_new_tokens: int) -> ContextBudget:
-    """The prompt's share of the context window: what the settings allow, within n_ctx."""
-    room = max(64, n_ctx - max_new_tokens - 8)
-    return ContextBudget(
-        max_prompt_tokens=min(settings.max_prompt_tokens, room),
-        max_lines_before=settings.max_lines_before,
-        max_lines_after=settings.max_lines_after,
-    )
-
-
-class CompletionResult(BaseModel):
-    items: list[str]
-    mode: str = "prefix"
-    multiline: bool = False
-    stats: GenerationStats | None = None
-    latency_ms: float = 0.0
-    superseded: bool = False
+_sequence = itertools.count(1)
 
 
 @dataclass
@@ -51,78 +55,186 @@ class CompletionService:
     settings: CompletionSettings = field(default_factory=CompletionSettings)
     # The editor connection whose work this is (the shared engine serves several).
     owner: str | None = None
-    # Request-to-answer time of the last completion that produced an answer (status item).
+    # Request-to-answer time of the last answer the model generated (status item).
     last_latency_ms: float | None = None
+    cache: SuggestionCache = field(init=False)
+    _flights: dict[str, Flight] = field(default_factory=dict, init=False)
+    # The newest request per document: an older one never starts work for it.
+    _latest: dict[str, int] = field(default_factory=dict, init=False)
+    _first_done: bool = field(default=False, init=False)
 
-    def _params(self, multiline: bool) -> GenerationParams:
-        s = self.settings
-        return GenerationParams(
-            max_tokens=s.max_tokens_multi if multiline else s.max_tokens_single,
-            temperature=s.temperature if s.temperature is not None else self.sampling.temperature,
-            top_p=self.sampling.top_p,
-            top_k=self.sampling.top_k,
-            repeat_penalty=self.sampling.repeat_penalty,
-            stop=list(self.sampling.stop),
-            stop_at_newline=not multiline,
-        )
+    def __post_init__(self) -> None:
+        self.cache = SuggestionCache(self.settings.cache_size, self.settings.look_back)
 
-    def _is_multiline(self, auto: bool) -> bool:
-        mode = self.settings.multiline
-        return auto if mode == "auto" else mode == "always"
-
-    def run_on_worker(
-        self, snap: DocumentSnapshot, line: int, character: int, session: Session, job: Job
+    async def complete(
+        self,
+        snap: DocumentSnapshot,
+        line: int,
+        character: int,
+        *,
+        automatic: bool = False,
+        target: Target | None = None,
     ) -> CompletionResult:
+        """Complete at a position (or at `target`, the document with an edit taken as
+        typed); a superseded request resolves to an empty result. `automatic`: the editor
+        asked on its own (typing), not the user (an explicit trigger is never gated)."""
         started = time.perf_counter()
-        probe = self._params(multiline=True)
-        budget = context_budget(self.settings, session.n_ctx, probe.max_tokens)
-        ctx = build_context(snap, line, character, session.count_tokens, budget)
-        # The user's multi-line policy decides once; generation stop and clean-up follow it.
-        multiline = self._is_multiline(ctx.multiline)
-        ctx = replace(ctx, multiline=multiline)
-        # A block suggestion is done once the text leaves the cursor's block.
-        finished = (lambda so_far: block_finished(so_far, ctx)) if multiline else None
-        request = InfillRequest(prefix=ctx.prefix, suffix=ctx.suffix, extra=ctx.extra)
-        text, stats = session.infill(
-            request, self._params(multiline), job.control(finished=finished), slot=self.owner
-        )
-        if stats.stop_reason == "cancelled" or job.is_cancelled():
-            raise Cancelled()
-        return _result(text, stats, ctx, session.infill_mode, job, started)
-
-    async def complete(self, snap: DocumentSnapshot, line: int, character: int) -> CompletionResult:
-        """Complete at a position; a superseded request resolves to an empty result."""
-
-        def run(session: Session, job: Job) -> CompletionResult:
-            return self.run_on_worker(snap, line, character, session, job)
-
-        # Keyed per connection: two editors on the same file do not supersede each other.
+        target = target or Target.at(snap, line, character)
         key = f"{self.owner}|{snap.uri}" if self.owner else snap.uri
-        job = Job(run=run, key=key, priority=PRIORITY_COMPLETION, owner=self.owner)
-        future = self.engine.submit(job)
-        try:
-            result = await asyncio.wrap_future(future)
-        except asyncio.CancelledError:
-            if job.superseded:
-                return CompletionResult(items=[], superseded=True)
-            self.engine.cancel(job)
-            raise
-        except Cancelled:
-            return CompletionResult(items=[], superseded=job.superseded)
+        seq = self._latest[key] = next(_sequence)
+        state = target.state
+        hit = self.cache.lookup(state)
+        if hit is not None:
+            return self._from_cache(hit, state, started)
+        if automatic and _gated(state, self.settings.max_line_suffix):
+            self.engine.counters.gated += 1
+            return CompletionResult(items=[], source="gated")
+        flight = self._flights.get(key)
+        if flight is not None and self.settings.reuse_in_flight:
+            typed = flight.typed_since(state)
+            if typed is not None:
+                result = await self._ride(flight, typed, started)
+                if result is not None or self._latest.get(key) != seq:
+                    return result or CompletionResult(items=[], superseded=True)
+        return await self._fresh(target, key, seq)
+
+    # -- answers without a new generation ------------------------------------------------
+    def _from_cache(self, hit: Hit, state: CursorState, started: float) -> CompletionResult:
+        counters = self.engine.counters
+        counters.served_from_cache += 1
+        if hit.source == "speculative":
+            counters.speculative_hits += 1
+        if hit.typed:
+            # Remember the rest here too: the next keystroke finds it at once.
+            self.cache.put(state, hit.text, hit.source)
+        return CompletionResult(
+            items=[hit.text],
+            source="cache",
+            speculative=hit.source == "speculative",
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    async def _ride(self, flight: Flight, typed: int, started: float) -> CompletionResult | None:
+        """The answer of the generation in flight, less what was typed since it started;
+        None when it ended without one that fits (then a new generation is due)."""
+        result = await self._wait(flight)
+        if result is None or not result.items:
+            return None
+        suggestion = result.items[0]
+        rest = suggestion[typed:]
+        if not suggestion.startswith(flight.partial[:typed]) or not rest.strip():
+            return None
+        counters = self.engine.counters
+        counters.reused_in_flight += 1
+        if flight.speculative:
+            counters.speculative_hits += 1
+        return result.model_copy(
+            update={
+                "items": [rest],
+                "source": "in-flight",
+                "speculative": flight.speculative,
+                "latency_ms": (time.perf_counter() - started) * 1000,
+            }
+        )
+
+    # -- a new generation ----------------------------------------------------------------
+    async def _fresh(self, target: Target, key: str, seq: int) -> CompletionResult:
+        flight = self._launch(target, key, PRIORITY_COMPLETION, speculative=False)
+        result = await self._wait(flight)
+        if result is None:
+            return CompletionResult(items=[], superseded=flight.job.superseded)
+        self._first_done = True
         self.last_latency_ms = round(result.latency_ms, 1)
+        if result.items and self._latest.get(key) == seq:
+            self._speculate(target, result.items[0], key)
         return result
 
+    def _launch(self, target: Target, key: str, priority: int, *, speculative: bool) -> Flight:
+        """Submit a generation at `target` and follow it as the document's flight."""
+        settings = self.settings
+        budget_ms = settings.time_budget_ms if self._first_done else settings.first_time_budget_ms
 
-def _result(
-    text: str, stats: GenerationStats, ctx: CompletionContext, mode: str, job: Job, started: float
-) -> CompletionResult:
-    """The cleaned suggestion and the timings, local or remote alike."""
-    stats.queue_ms = (started - job.submitted_at) * 1000
-    suggestion = clean_suggestion(text, ctx)
-    return CompletionResult(
-        items=[suggestion] if suggestion else [],
-        mode=mode,
-        multiline=ctx.multiline,
-        stats=stats,
-        latency_ms=(time.perf_counter() - job.submitted_at) * 1000,
-    )
+        def run(session: Session, job: Job) -> CompletionResult:
+            return run_generation(
+                target,
+                session,
+                job,
+                settings,
+                self.sampling,
+                budget_ms=budget_ms,
+                owner=self.owner,
+                on_text=flight.add_text,
+            )
+
+        # Keyed per connection: two editors on the same file do not supersede each other.
+        job = Job(run=run, key=key, priority=priority, owner=self.owner)
+        flight = Flight(target, job, speculative=speculative)
+        done = self.engine.submit(job)
+        self.engine.counters.model_calls += 1
+        done.add_done_callback(lambda f: self._landed(flight, f))
+        flight.future = asyncio.wrap_future(done)
+        # Nobody may be waiting when it fails (speculation, an orphan): retrieve it.
+        flight.future.add_done_callback(_retrieve)
+        self._flights[key] = flight
+        return flight
+
+    def _landed(self, flight: Flight, done: Future) -> None:
+        """On the worker thread, as the generation ends: its answer goes to the cache."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        result: CompletionResult = done.result()
+        if result.items:
+            self.cache.put(flight.origin, result.items[0], _source(flight))
+
+    async def _wait(self, flight: Flight) -> CompletionResult | None:
+        """Wait for a flight's answer; None when its generation was stopped or dropped.
+        Cancelling this wait (the editor's $/cancelRequest) leaves the generation to the
+        flight's grace (inflight.py)."""
+        flight.join()
+        try:
+            result = await asyncio.shield(flight.future)
+        except asyncio.CancelledError:
+            if flight.future.cancelled():  # dropped from the queue (superseded, background)
+                flight.waiters -= 1
+                return None
+            flight.leave(self.engine.cancel)
+            raise
+        except Cancelled:
+            flight.waiters -= 1
+            return None
+        flight.waiters -= 1
+        return result
+
+    def _speculate(self, target: Target, suggestion: str, key: str) -> None:
+        """While idle: the suggestion for the state "`suggestion` accepted"."""
+        if not self.settings.speculate or self.settings.cache_size <= 0:
+            return
+        spec = speculation_target(target, suggestion, self.cache, self.engine)
+        if spec is None:
+            return
+        try:
+            self._launch(spec, key, PRIORITY_BACKGROUND, speculative=True)
+        except (EngineBusy, EngineUnavailable):
+            return  # nobody waits for it: no error to report
+        self.engine.counters.speculations += 1
+
+
+def _source(flight: Flight):
+    return "speculative" if flight.speculative else "model"
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+def _gated(state: CursorState, max_line_suffix: int) -> bool:
+    """More than `max_line_suffix` non-blank characters follow the cursor on its line."""
+    text, offset = state.text, state.offset
+    end = len(text)
+    for brk in ("\n", "\r"):
+        found = text.find(brk, offset, end)
+        if found != -1:
+            end = found
+    rest = text[offset:end]
+    return len(rest) - rest.count(" ") - rest.count("\t") > max_line_suffix

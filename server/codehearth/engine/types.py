@@ -58,6 +58,17 @@ class EngineCounters(BaseModel):
     evaluated_tokens: int = 0
     generated_tokens: int = 0
     max_queue_depth: int = 0
+    # Inline completion (completion/service.py counts these): generations started for it
+    # (speculative ones included), answers from the suggestion cache (typing along,
+    # returning to a spot), answers taken from a generation already running, answers that
+    # a speculative generation provided, speculative generations started, and automatic
+    # requests not sent to the model (text after the cursor, max_line_suffix).
+    model_calls: int = 0
+    served_from_cache: int = 0
+    reused_in_flight: int = 0
+    speculative_hits: int = 0
+    speculations: int = 0
+    gated: int = 0
     last: GenerationStats | None = None
     # Decaying sums behind tokens_per_second: weighted by tokens, so a one-token
     # completion (its token comes almost free with the prompt) cannot read 1700 t/s.
