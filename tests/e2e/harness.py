@@ -195,13 +195,21 @@ class ServerSession:
         )
 
     async def complete(
-        self, uri: str, line: int, character: int, timeout: float = 60
+        self,
+        uri: str,
+        line: int,
+        character: int,
+        timeout: float = 60,
+        trigger: types.InlineCompletionTriggerKind = types.InlineCompletionTriggerKind.Invoked,
+        selected: types.SelectedCompletionInfo | None = None,
     ) -> types.InlineCompletionList | list | None:
+        """Ask for a suggestion; by default as the user does (Invoked: never gated, see
+        docs/protocol.md), `trigger=Automatic` as an editor does while typing."""
         params = types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
             position=types.Position(line=line, character=character),
             context=types.InlineCompletionContext(
-                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+                trigger_kind=trigger, selected_completion_info=selected
             ),
         )
         return await asyncio.wait_for(
