@@ -129,24 +129,13 @@ def build_status(runtime: Runtime, *, shared: bool) -> StatusPayload:
         last_latency_ms=runtime.completion.last_latency_ms if runtime.completion else None,
         engine=EngineRef(kind="shared" if shared else "in-process", pid=os.getpid()),
     )
-    info = engine.session_info if engine is not None else None
-    if engine is None or info is None:
+    if engine is None:
         return status
     counters = engine.counters
-    gpu_layers = _gpu_layers(engine, info.total_layers)
-    vram = vram_status(runtime)
     rate = counters.tokens_per_second
-    return status.model_copy(
+    status = status.model_copy(
         update={
-            "quant": info.quant or status.quant,
-            "device": _device(info, vram, gpu_layers),
-            "remote": info.remote,
-            "gpu_layers": gpu_layers,
-            "total_layers": info.total_layers,
-            "vram": vram,
             "tokens_per_s": round(rate, 1) if rate else None,
-            "n_ctx": info.n_ctx,
-            "fim": info.fim,
             "n_gpu_layers": engine.config.n_gpu_layers,
             "loaded_gpu_layers": engine.loaded_gpu_layers,
             "gpu_plan": runtime.layers.summary if runtime.layers else None,
@@ -156,37 +145,25 @@ def build_status(runtime: Runtime, *, shared: bool) -> StatusPayload:
             "counters": counters,
         }
     )
+    info = engine.session_info
+    return status if info is None else _with_model_facts(status, runtime, engine, info)
 
 
-class PsModel(BaseModel):
-    """One resident model of the shared engine, as `codehearth ps` shows it."""
-
-    name: str | None
-    state: str
-    error: str | None = None
-    gpu_layers: int | None = None
-    n_ctx: int | None = None
-    vram_bytes: int | None = None
-    requests: int = 0
-    clients: int = 0
-
-
-class PsClient(BaseModel):
-    """One editor attached to the shared engine."""
-
-    id: int
-    relay_pid: int | None = None
-    editor_pid: int | None = None
-    model: str | None = None
-    documents: int = 0
-    connected_s: float = 0.0
-
-
-class PsReport(BaseModel):
-    pid: int
-    socket: str
-    uptime_s: float
-    idle_timeout_s: float
-    rss_bytes: int | None = None
-    models: list[PsModel]
-    clients: list[PsClient]
+def _with_model_facts(
+    status: StatusPayload, runtime: Runtime, engine: Engine, info: SessionInfo
+) -> StatusPayload:
+    """What is known once the model is loaded: layers, device, VRAM, context, FIM."""
+    gpu_layers = _gpu_layers(engine, info.total_layers)
+    vram = vram_status(runtime)
+    return status.model_copy(
+        update={
+            "quant": info.quant or status.quant,
+            "device": _device(info, vram, gpu_layers),
+            "remote": info.remote,
+            "gpu_layers": gpu_layers,
+            "total_layers": info.total_layers,
+            "vram": vram,
+            "n_ctx": info.n_ctx,
+            "fim": info.fim,
+        }
+    )
