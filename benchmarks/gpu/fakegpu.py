@@ -80,18 +80,16 @@ def _children(pid: int) -> list[int]:
 
 
 def install(gpu: FakeGpu) -> None:
-    """Answer NVML with `gpu` and say this llama.cpp build can offload."""
+    """Answer NVML with `gpu`, and have llama.cpp's offload query say yes (the CPU build
+    loads with any n_gpu_layers; it just keeps every layer on the CPU)."""
+    import llama_cpp
     import pynvml
 
     fake = _FakeNvml(gpu)
     for name in dir(fake):
         if name.startswith("nvml"):
             setattr(pynvml, name, getattr(fake, name))
-    import codehearth.gpu.apply
-    import codehearth.models.choose
-
-    codehearth.models.choose.gpu_offload_supported = _supported
-    codehearth.gpu.apply.gpu_offload_supported = _supported
+    llama_cpp.llama_supports_gpu_offload = _supported
 
 
 def _supported() -> bool:

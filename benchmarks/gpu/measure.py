@@ -34,7 +34,6 @@ from .probe import Facts
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKESITE = Path(__file__).resolve().parent / "fakesite"
-TYPED_FILE = Path(textwrap.__file__)
 
 # (GPU run, dry run) defaults: the GPU run must fit in a few minutes on a big card, the
 # dry run in well under a minute on two cores.
@@ -42,6 +41,10 @@ DEFAULTS: dict[str, tuple[Any, Any]] = {
     "contexts": ("4096,16384", "2048"),
     "keystrokes": (30, 6),
     "typing_s": (4.0, 1.0),
+    # What is typed: `codehearth bench`'s default file on the GPU; a short line of a small
+    # file in the dry run (typing runs to the end of the line it stops in).
+    "typed_file": (Path(textwrap.__file__), ROOT / "tests" / "data" / "inventory.py"),
+    "start_line": (180, 9),
     "repeats": (3, 1),
     "prompt": (512, 64),
     "gen_gpu": (128, 8),
@@ -105,22 +108,40 @@ def _write_manifest(work: Path, model: Path) -> Path:
     return manifest
 
 
-def _step(out: report.KitReport, name: str, run: Callable[[], Any]) -> Any:
-    started = time.monotonic()
-    print(f"[gpukit] {name} ...", flush=True)
-    try:
-        value = run()
-    except Exception as exc:  # one failed measurement must not lose the others
-        error = f"{type(exc).__name__}: {exc}"
-        out.steps.append(
-            report.StepOutcome(name=name, seconds=time.monotonic() - started, ok=False, error=error)
-        )
-        print(f"[gpukit] {name} FAILED: {error}", flush=True)
-        return None
-    seconds = time.monotonic() - started
-    out.steps.append(report.StepOutcome(name=name, seconds=round(seconds, 1), ok=True))
-    print(f"[gpukit] {name} done in {seconds:.0f} s", flush=True)
-    return value
+class _Run:
+    """Runs the steps in order, records each, and rewrites the report after each one, so a
+    run stopped from outside still leaves what it measured. Past the deadline (unix time)
+    the remaining steps are skipped."""
+
+    def __init__(self, out: report.KitReport, folder: Path, deadline: float | None) -> None:
+        self.out, self.folder, self.deadline = out, folder, deadline
+        self.started = time.monotonic()
+
+    def late(self) -> bool:
+        return self.deadline is not None and time.time() > self.deadline
+
+    def step(self, name: str, run: Callable[[], Any]) -> Any:
+        if self.late():
+            return self._record(name, 0.0, "skipped: past the time limit")
+        started = time.monotonic()
+        print(f"[gpukit] {name} ...", flush=True)
+        try:
+            value = run()
+        except Exception as exc:  # one failed measurement must not lose the others
+            return self._record(name, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+        self._record(name, time.monotonic() - started, None)
+        return value
+
+    def _record(self, name: str, seconds: float, error: str | None) -> None:
+        outcome = report.StepOutcome(name=name, seconds=round(seconds, 1), ok=error is None)
+        outcome.error = error
+        self.out.steps.append(outcome)
+        print(f"[gpukit] {name}: {error or 'done'} ({seconds:.0f} s)", flush=True)
+        self.save()
+
+    def save(self) -> None:
+        self.out.total_s = round(time.monotonic() - self.started, 1)
+        report.write(self.out, self.folder)
 
 
 def _fake_gpu_for_dry_run() -> None:
@@ -131,33 +152,35 @@ def _fake_gpu_for_dry_run() -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
 
 
-def _measure(args: argparse.Namespace, out: report.KitReport, work: Path) -> None:
-    out.machine = _step(out, "machine", _machine)
+def _measure(args: argparse.Namespace, run: _Run, work: Path) -> None:
+    out = run.out
+    out.machine = run.step("machine", _machine)
     if out.machine is None or not (out.machine.gpu_offload or args.cpu_dry_run):
         raise SystemExit("llama.cpp here cannot offload to a GPU: was the CUDA build used?")
     keys = ["1.5b-dry", "7b-dry"] if args.cpu_dry_run else ["1.5b", "7b"]
-    models = _step(out, "models", lambda: _write_models(work, keys, args.quant, out)) or {}
+    models = run.step("models", lambda: _write_models(work, keys, args.quant, out)) or {}
     small, big = models.get(keys[0]), models.get(keys[1])
     contexts = [int(c) for c in args.contexts.split(",")]
-    out.vram = _step(out, "vram", lambda: vram.vram_matrix(models, contexts)) or []
-    if small is None:
+    out.vram = run.step("vram", lambda: vram.vram_matrix(models, contexts)) or []
+    if small is None or big is None:
         return
     manifest = _write_manifest(work, small[0])
-    out.status = _step(
-        out,
-        "status",
-        lambda: statuscheck.status_check(manifest, "gpukit-gpu", 4096, TYPED_FILE, args.typing_s),
+    typing = speed.Typing(
+        file=args.typed_file, start_line=args.start_line, keystrokes=args.keystrokes
     )
-    out.replay = _step(out, "replay", lambda: speed.replay(
-        manifest, "gpukit-gpu", "gpukit-cpu", 4096, TYPED_FILE, args.keystrokes, args.repeats
+    out.status = run.step("status", lambda: statuscheck.status_check(
+        manifest, "gpukit-gpu", 4096, typing, args.typing_s
     ))  # fmt: skip
-    out.tokens = _step(out, "tokens", lambda: speed.tokens_per_second(
+    out.fallback = run.step("fallback", lambda: vram.fallback_check(
+        keys[1], big[0], big[1], big[2], contexts[-1], args.cpu_dry_run
+    ))  # fmt: skip
+    out.tokens = run.step("tokens", lambda: speed.tokens_per_second(
         small[0], 4096, args.prompt, args.gen_gpu, args.gen_cpu, args.repeats
     ))  # fmt: skip
-    if big is not None:
-        out.fallback = _step(out, "fallback", lambda: vram.fallback_check(
-            keys[1], big[0], big[1], big[2], contexts[-1], args.cpu_dry_run
-        ))  # fmt: skip
+    # Last: its CPU half is the slowest part; past the deadline it stops after a GPU+CPU pair.
+    out.replay = run.step("replay", lambda: speed.replay(
+        manifest, "gpukit-gpu", "gpukit-cpu", 4096, typing, args.repeats, run.late
+    ))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="where the models go (default: a temp folder)")
     parser.add_argument("--build-info", type=Path, help="run.sh's build.json")
     parser.add_argument("--quant", default="Q4_K_M", choices=["Q4_K_M", "Q8_0", "F16"])
+    parser.add_argument("--deadline", type=float, help="unix time after which steps are skipped")
     for name in DEFAULTS:
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(DEFAULTS[name][0]))
     args = parser.parse_args(argv)
@@ -178,15 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     out = report.KitReport(dry_run=args.cpu_dry_run, started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     if args.build_info and args.build_info.is_file():
         out.build = json.loads(args.build_info.read_text())
-    started = time.monotonic()
+    run = _Run(out, args.out, args.deadline)
     with tempfile.TemporaryDirectory(prefix="gpukit-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         try:
-            _measure(args, out, work)
+            _measure(args, run, work)
         finally:
-            out.total_s = round(time.monotonic() - started, 1)
-            report.write(out, args.out)
+            run.save()
             print(report.render(out), end="", flush=True)
     return 0 if out.ok else 1
 

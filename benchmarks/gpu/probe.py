@@ -73,7 +73,7 @@ def _requested(layers: str) -> int | str:
 
 
 def _plan(args: argparse.Namespace, info: GgufInfo) -> OffloadPlan:
-    from codehearth.models.choose import gpu_offload_supported
+    import llama_cpp
 
     return plan_offload(
         Path(args.model).stem,
@@ -81,14 +81,14 @@ def _plan(args: argparse.Namespace, info: GgufInfo) -> OffloadPlan:
         args.ctx,
         probe_gpus(),
         requested=_requested(args.layers),
-        gpu_supported=gpu_offload_supported(),
+        gpu_supported=bool(llama_cpp.llama_supports_gpu_offload()),
     )
 
 
 def _generate_once(engine: Any, max_tokens: int) -> None:
     """One prompt and `max_tokens` tokens on the engine's thread, through llama.cpp itself
     (what the allocator does on first use is the point, not the completion pipeline)."""
-    from codehearth.engine.worker import Job
+    from codehearth.engine.jobs import Job
 
     def run(session: Any, job: Job) -> None:
         llm = session.llm
@@ -102,8 +102,9 @@ def _generate_once(engine: Any, max_tokens: int) -> None:
 
 
 def load(args: argparse.Namespace) -> LoadResult:
+    from codehearth.engine.jobs import EngineUnavailable
     from codehearth.engine.types import EngineConfig
-    from codehearth.engine.worker import Engine, EngineUnavailable
+    from codehearth.engine.worker import Engine
 
     info = GgufInfo.model_validate_json(Path(args.info).read_text())
     # Before anything loads llama.cpp: the reading that owes nothing to this process.
@@ -200,11 +201,9 @@ def facts() -> Facts:
     creates a CUDA context."""
     import llama_cpp
 
-    from codehearth.models.choose import gpu_offload_supported
-
     return Facts(
         llama_cpp_python=llama_cpp.__version__,
-        gpu_offload=gpu_offload_supported(),
+        gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
         system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
     )
 

@@ -12,7 +12,8 @@
 # GPUKIT_WORK (default /tmp/codehearth-gpukit), GPUKIT_BUNDLE (default bundle/ here),
 # CUDA_ARCH (default: nvidia-smi's compute capability), CMAKE_ARGS_EXTRA (added),
 # GPUKIT_CMAKE_ARGS (replaces all: -DGGML_CUDA=off tries the pipeline without CUDA),
-# GPUKIT_REBUILD=1 (ignore an earlier build).
+# GPUKIT_REBUILD=1 (ignore an earlier build), GPUKIT_TIME_LIMIT_S (default 510: later
+# steps are skipped, the report is still written).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -32,10 +33,11 @@ case "${1:-}" in
     out="${1:?usage: run.sh --cpu-dry-run OUT}"; shift
     exec "$PYTHON" -m benchmarks.gpu.measure "$out" --cpu-dry-run "$@" ;;
   ""|-h|--help)
-    sed -n '2,15p' "$0"; exit 2 ;;
+    sed -n '2,17p' "$0"; exit 2 ;;
 esac
 
 OUT="$(mkdir -p "$1" && cd "$1" && pwd)"; shift
+started_at=$(date +%s)
 WORK="${GPUKIT_WORK:-${TMPDIR:-/tmp}/codehearth-gpukit}"
 SITE="$WORK/site"
 mkdir -p "$WORK/built"
@@ -66,7 +68,7 @@ else
   rm -f "$WORK"/built/llama_cpp_python-*.whl
   reused=false
   if CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
-      "$PYTHON" -m pip wheel --no-index --no-deps --no-build-isolation --no-cache-dir \
+      "$PYTHON" -m pip wheel --verbose --no-index --no-deps --no-build-isolation --no-cache-dir \
       -w "$WORK/built" "$BUNDLE"/llama_cpp_python-*-cuda-src.tar.gz >"$WORK/build.log" 2>&1; then
     ok=true
   else
@@ -86,5 +88,8 @@ echo "[gpukit] build: ${seconds} s"
 "$PYTHON" -m pip install --quiet --no-index --no-deps --no-compile --upgrade --target "$SITE" \
   "$WORK"/built/llama_cpp_python-*.whl
 
+# Steps that would start after GPUKIT_TIME_LIMIT_S (from the start of this script) are
+# skipped, so a run with a hard limit still ends with a report.
+deadline=$(( started_at + ${GPUKIT_TIME_LIMIT_S:-510} ))
 exec "$PYTHON" -m benchmarks.gpu.measure "$OUT" --build-info "$OUT/build.json" \
-  --work "$WORK/models" "$@"
+  --work "$WORK/models" --deadline "$deadline" "$@"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -58,16 +59,23 @@ def spread(values: list[float]) -> Spread:
     )
 
 
-def bench_args(
-    manifest: Path, model: str, ctx: int, file: Path, keystrokes: int
-) -> argparse.Namespace:
+class Typing(BaseModel):
+    """What the replay and the status check type: a file, from a line, about N characters."""
+
+    file: Path
+    start_line: int
+    keystrokes: int
+
+
+def bench_args(manifest: Path, model: str, ctx: int, typing: Typing) -> argparse.Namespace:
     """`codehearth bench`'s own arguments, parsed by its own parser: whatever the replay
     code reads is there, under the name it reads it by."""
     from codehearth.cli import build_parser
 
     argv = ["bench", "--manifest", str(manifest), "--model", model, "--context", str(ctx)]
-    argv += ["--files", str(file), "--keystrokes", str(keystrokes), "--start-line", "180"]
-    argv += ["--lines-before", "48", "--lines-after", "16", "--max-tokens", "16"]
+    argv += ["--files", str(typing.file), "--keystrokes", str(typing.keystrokes)]
+    argv += ["--start-line", str(typing.start_line), "--lines-before", "48"]
+    argv += ["--lines-after", "16", "--max-tokens", "16"]
     return build_parser().parse_args(argv)
 
 
@@ -84,16 +92,19 @@ def _side(model: str, reports: list) -> ReplaySide:
 
 
 def replay(
-    manifest: Path, gpu_model: str, cpu_model: str, ctx: int, file: Path, keystrokes: int,
-    repeats: int,
+    manifest: Path, gpu_model: str, cpu_model: str, ctx: int, typing: Typing, repeats: int,
+    late: Callable[[], bool] = lambda: False,
 ) -> ReplayResult:  # fmt: skip
+    """`repeats` GPU+CPU pairs, fewer (at least one) once `late()` says time is up."""
     from codehearth.bench import replay_server
 
     runs: dict[str, list] = {gpu_model: [], cpu_model: []}
     for _ in range(repeats):
         for model in (gpu_model, cpu_model):
-            args = bench_args(manifest, model, ctx, file, keystrokes)
-            runs[model].append(asyncio.run(replay_server(args, [file])))
+            args = bench_args(manifest, model, ctx, typing)
+            runs[model].append(asyncio.run(replay_server(args, [typing.file])))
+        if late():
+            break
     gpu, cpu = _side(gpu_model, runs[gpu_model]), _side(cpu_model, runs[cpu_model])
     return ReplayResult(
         gpu=gpu,

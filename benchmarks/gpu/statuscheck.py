@@ -19,6 +19,8 @@ from pydantic import BaseModel
 from codehearth.gpu.nvml import probe_gpus, process_vram_bytes
 from codehearth.gpu.planner import MIB
 
+from .speed import Typing, bench_args
+
 
 class StatusSample(BaseModel):
     source: str  # "push" or "command"
@@ -125,7 +127,7 @@ async def _wait_loaded(client: Any, timeout: float) -> Any:
     raise TimeoutError(f"the model did not load within {timeout:.0f} s")
 
 
-async def _check(args: argparse.Namespace, file: Path, typing_s: float) -> list[StatusSample]:
+async def _check(args: argparse.Namespace, typing: Typing, typing_s: float) -> list[StatusSample]:
     from codehearth.bench import plan_typing
     from codehearth.bench_client import BenchClient
 
@@ -138,7 +140,7 @@ async def _check(args: argparse.Namespace, file: Path, typing_s: float) -> list[
     try:
         samples.append(sample(await _wait_loaded(client, 600), "command", "after load"))
         pushes.phase = "typing"
-        uri, opened, strokes = plan_typing(file, 180, 400)
+        uri, opened, strokes = plan_typing(typing.file, typing.start_line, 400)
         client.open(uri, opened, "python")
         started = time.monotonic()
         for ks in strokes:
@@ -160,12 +162,10 @@ def _max_abs(values: list[float | None]) -> float | None:
 
 
 def status_check(
-    manifest: Path, model: str, ctx: int, file: Path, typing_s: float = 4.0
+    manifest: Path, model: str, ctx: int, typing: Typing, typing_s: float = 4.0
 ) -> StatusCheck:
-    from .speed import bench_args
-
-    args = bench_args(manifest, model, ctx, file, 1)
-    samples = asyncio.run(_check(args, file, typing_s))
+    args = bench_args(manifest, model, ctx, typing)
+    samples = asyncio.run(_check(args, typing, typing_s))
     with_vram = [s for s in samples if s.status_gpu_used_mib is not None]
     on_gpu_without = [
         s for s in samples
