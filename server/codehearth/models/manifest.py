@@ -84,7 +84,7 @@ class ModelEntry(Sampling):
             for name, present in (
                 ("repo", self.repo is not None),
                 ("path", self.path is not None),
-                ("package", self.package is not None),
+                ("package", self.package is not None or self.chunks is not None),
             )
             if present
         ]
