@@ -6,7 +6,7 @@ from codehearth.config import ServeOptions
 from codehearth.evaluation.holes import select_holes
 from codehearth.evaluation.runner import run_model
 from codehearth.evaluation.sources import files_for
-from codehearth.evaluation.testbed import Testbed, score_model, covering_tests
+from codehearth.evaluation.testbed import Testbed, covering_tests, score_model
 
 
 def _holes(count: int):
