@@ -96,6 +96,49 @@ class CompletionSettings(BaseModel):
     )
 
 
+# -- cross-file context: other files of the workspace in the prompt ------------------------
+
+
+class ProjectSettings(BaseModel):
+    """Context from other files of the workspace in completion prompts; `project.*` in
+    initializationOptions. Only files under the workspace folders the editor announced
+    are read, never ones the repository ignores or that look like secrets."""
+
+    model_config = _CAMEL
+
+    enabled: bool = Field(True, description="put context from other workspace files in prompts")
+    imports: bool = Field(
+        True, description="definitions of the names a file imports from other workspace files"
+    )
+    open_files: bool = Field(
+        True, description="chunks of other open documents and recently edited regions"
+    )
+    max_tokens: int = Field(
+        1024, ge=0, le=65536, description="token budget of the cross-file block"
+    )
+    ring_chunks: int = Field(16, ge=0, le=64, description="chunks the ring of open files keeps")
+    chunk_lines: int = Field(32, ge=8, le=512, description="lines per ring chunk")
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="glob patterns (workspace-relative, e.g. `docs/**`) of files never read",
+    )
+    max_file_bytes: int = Field(
+        262_144, ge=1024, description="files larger than this are never read"
+    )
+    max_total_bytes: int = Field(
+        4_194_304, ge=1024, description="bytes read from disk for one block at most"
+    )
+    prewarm: bool = Field(
+        True, description="evaluate a changed block into the KV cache while the user is idle"
+    )
+    prewarm_idle_ms: int = Field(
+        1000, ge=0, le=60_000, description="idle time before pre-warming starts"
+    )
+
+
+# -- model options ------------------------------------------------------------------------
+
+
 class ModelOptions(BaseModel):
     """Which model runs and how; the same knobs as command-line flags of every subcommand."""
 
@@ -137,6 +180,7 @@ class InitOptions(ModelOptions):
     """What an editor may send in initializationOptions (camelCase or snake_case keys)."""
 
     completion: CompletionSettings = Field(default_factory=CompletionSettings)
+    project: ProjectSettings = Field(default_factory=ProjectSettings)
     log_content: bool = Field(
         False, description="allow user code in debug logs (off: code never reaches the logs)"
     )

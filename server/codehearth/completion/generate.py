@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from ..config import CompletionSettings
 from ..context.builder import CompletionContext, ContextBudget, build_context
-from ..engine.api import InfillRequest, Session
+from ..context.project import ProjectContext, infill_request
+from ..engine.api import Session
 from ..engine.session import Cancelled
 from ..engine.types import GenerationParams, GenerationStats
 from ..engine.worker import Job
@@ -114,6 +115,7 @@ def run_generation(
     budget_ms: int,
     owner: str | None,
     on_text: Callable[[str], None] | None = None,
+    project: ProjectContext | None = None,
 ) -> CompletionResult:
     """Build the context at `target`, generate, clean up: one suggestion or none."""
     started = time.perf_counter()
@@ -126,7 +128,8 @@ def run_generation(
     multiline = is_multiline(settings, ctx.multiline)
     ctx = replace(ctx, multiline=multiline)
     rule = StopRule(ctx, budget_ms)
-    request = InfillRequest(prefix=ctx.prefix, suffix=ctx.suffix, extra=ctx.extra)
+    reserved = budget.max_prompt_tokens + probe.max_tokens  # cross-file block: the rest
+    request = infill_request(project, ctx, snap, (line, character), session, reserved)
     control = job.control(finished=rule, on_text=on_text)
     params = generation_params(settings, sampling, multiline)
     text, stats = session.infill(request, params, control, slot=owner)

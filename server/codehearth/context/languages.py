@@ -311,3 +311,13 @@ def language_for(language_id: str, uri: str) -> LanguageSpec | None:
     """Spec for an LSP language id, falling back to the file extension of the URI."""
     name = _LANGUAGE_IDS.get((language_id or "").lower()) or _EXTENSIONS.get(_extension(uri))
     return load_spec(name) if name else None
+
+
+_LINE_COMMENTS = {"python": "#", "lua": "--"}
+
+
+def line_comment(name: str | None) -> str:
+    """The line-comment token of a grammar name ("#" when unknown: labels stay readable)."""
+    if name is None:
+        return "#"
+    return _LINE_COMMENTS.get(name, "//")

@@ -164,6 +164,10 @@ class _Renderer:
         return None
 
 
+# Shared with definitions.py, which renders other files' definitions the same way.
+Renderer = _Renderer
+
+
 def _children_before(node: Node, limit: int) -> list[Node]:
     """Named children of `node` starting before byte `limit`.
 

@@ -57,12 +57,32 @@ class SessionInfo(BaseModel):
     remote: RemoteStatus | None = None
 
 
+class ContextFile(BaseModel):
+    """Another workspace file's text, shown to the model before the file being completed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str  # workspace-relative: the file's label
+    text: str
+    comment: str = "#"  # its language's line comment, for labels where no markers exist
+
+
 class InfillRequest(BaseModel):
-    """Text before and after the cursor; `extra` is context placed before the prefix."""
+    """Text before and after the cursor; `extra` is context placed before the prefix.
+
+    `files` is cross-file context: it goes first in the prompt, with the model's
+    repo-level markers where its family has them (engine/infill.py), and changes only when
+    its files do, so the KV cache keeps it between keystrokes. `path` labels the current
+    file after them (`comment`: its language's line comment) and `repo` names the
+    workspace; all three are unused without `files`."""
 
     prefix: str
     suffix: str = ""
     extra: str = ""
+    files: tuple[ContextFile, ...] = ()
+    path: str = ""
+    comment: str = "#"
+    repo: str = ""
 
 
 class ChatMessageText(BaseModel):

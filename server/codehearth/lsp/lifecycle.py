@@ -1,10 +1,12 @@
-"""initialize / shutdown: read initializationOptions, start and stop the model."""
+"""initialize / shutdown: read initializationOptions and the workspace folders, start and
+stop the model."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+from pathlib import Path
 
 from lsprotocol import types
 from pydantic import ValidationError
@@ -53,6 +55,8 @@ def register(server: CodehearthServer) -> None:
         else:  # the shared engine: the model may already be resident for another editor
             host = ls.host_registry.host_for(options)
             ls.runtime = Runtime(options, host=host, owns_host=False, registry=ls.host_registry)
+        ls.runtime.project.configure(options.project, options.log_content)
+        ls.runtime.project.set_folders(workspace_folders(params))
         ls.runtime.start()
         if params.process_id is not None and ls.host_registry is None:
             # Shared engine: the relay process watches the editor, not the engine.
@@ -77,6 +81,17 @@ def register(server: CodehearthServer) -> None:
     def exit_(ls: CodehearthServer, params: None = None) -> None:
         # LSP: exit code 0 after shutdown, 1 without (the client gave up on us).
         ls.leave(0 if ls.shutdown_received else 1, "exit notification")
+
+
+def workspace_folders(params: types.InitializeParams) -> list[str]:
+    """The folders the editor opened: workspaceFolders, else the older rootUri/rootPath."""
+    if params.workspace_folders:
+        return [folder.uri for folder in params.workspace_folders]
+    if params.root_uri:
+        return [params.root_uri]
+    if params.root_path:
+        return [Path(params.root_path).resolve().as_uri()]
+    return []
 
 
 def watch_editor_process(ls: CodehearthServer, pid: int) -> None:
