@@ -23,6 +23,7 @@ from typing import Any
 from .completion.service import CompletionService
 from .config import ServeOptions
 from .context.documents import DocumentStore
+from .context.project import ProjectContext
 from .engine.types import EngineConfig
 from .engine.worker import Engine
 from .gpu.apply import LayerDecision, decide_layers
@@ -270,6 +271,8 @@ class Runtime:
     # The shared engine's hosts: a separate chat model is taken from there, so it too is
     # resident once however many editors use it.
     registry: HostRegistry | None = None
+    # Other workspace files for completion prompts (lsp/documents.py, lsp/lifecycle.py feed it).
+    project: ProjectContext = field(default_factory=ProjectContext)
     _completion: CompletionService | None = None
     _chat_host: ModelHost | None = None
 
