@@ -18,6 +18,7 @@ class BenchClient:
         self.versions: dict[str, int] = {}
         self._drain: asyncio.Task | None = None
         self.statuses: list[Any] = []
+        self._asked = 0
 
         @self.client.feature("codehearth/status")
         def _status(params: Any) -> None:
@@ -61,6 +62,27 @@ class BenchClient:
         )
 
     async def type_and_complete(self, ks) -> list:
+        self.type(ks)
+        result = await self.client.text_document_inline_completion_async(self._params(ks))
+        if result is None:
+            return []
+        return result.items if isinstance(result, types.InlineCompletionList) else result
+
+    def ask(self, ks) -> tuple[str, asyncio.Future]:
+        """Send the completion request after `ks` without waiting: its id and its answer."""
+        self._asked += 1
+        msg_id = f"bench-{self._asked}"
+        future = self.client.protocol.send_request(
+            types.TEXT_DOCUMENT_INLINE_COMPLETION, self._params(ks), msg_id=msg_id
+        )
+        return msg_id, asyncio.wrap_future(future)
+
+    def cancel(self, msg_id: str) -> None:
+        """$/cancelRequest, as VS Code sends for the last request when a key is typed."""
+        self.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+
+    def type(self, ks) -> None:
+        """didChange: one character typed."""
         self.versions[ks.uri] += 1
         at = types.Position(line=ks.line, character=ks.character)
         self.client.text_document_did_change(
@@ -75,22 +97,20 @@ class BenchClient:
                 ],
             )
         )
+
+    @staticmethod
+    def _params(ks) -> types.InlineCompletionParams:
         if ks.char == "\n":
             cursor = types.Position(line=ks.line + 1, character=0)
         else:
             cursor = types.Position(line=ks.line, character=ks.character + 1)
-        result = await self.client.text_document_inline_completion_async(
-            types.InlineCompletionParams(
-                text_document=types.TextDocumentIdentifier(uri=ks.uri),
-                position=cursor,
-                context=types.InlineCompletionContext(
-                    trigger_kind=types.InlineCompletionTriggerKind.Automatic
-                ),
-            )
+        return types.InlineCompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=ks.uri),
+            position=cursor,
+            context=types.InlineCompletionContext(
+                trigger_kind=types.InlineCompletionTriggerKind.Automatic
+            ),
         )
-        if result is None:
-            return []
-        return result.items if isinstance(result, types.InlineCompletionList) else result
 
     async def counters(self) -> dict[str, Any]:
         status = await self.client.workspace_execute_command_async(

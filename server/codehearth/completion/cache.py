@@ -104,7 +104,9 @@ class SuggestionCache:
                 self._tag = tag
 
     def put(self, state: CursorState, suggestion: str, source: Source = "model") -> None:
-        if self.size <= 0 or not suggestion.strip():
+        """Remember `suggestion` at `state`; "" remembers that there is none (answered only
+        there, to automatic requests: see lookup)."""
+        if self.size <= 0 or (suggestion and not suggestion.strip()):
             return
         entry = Entry(state.before(), state.after(), suggestion, source)
         key = state.key()
@@ -114,8 +116,9 @@ class SuggestionCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def lookup(self, state: CursorState) -> Hit | None:
-        """The suggestion that applies at `state`: made there, or typed along since."""
+    def lookup(self, state: CursorState, *, empty: bool = False) -> Hit | None:
+        """The suggestion that applies at `state`: made there, or typed along since.
+        `empty`: a remembered "no suggestion here" answers too (Hit.text "")."""
         if self.size <= 0:
             return None
         reach = min(self.look_back, state.offset)
@@ -123,6 +126,10 @@ class SuggestionCache:
             for back in range(reach + 1):
                 entry = self._entries.get(state.key(back))
                 if entry is None:
+                    continue
+                if not entry.suggestion:
+                    if back == 0 and empty and entry.matches(state, 0):
+                        return Hit("", 0, entry.source)
                     continue
                 hit = _continue(entry, state, back)
                 if hit is not None:

@@ -115,6 +115,7 @@ def run_generation(
     budget_ms: int,
     owner: str | None,
     on_text: Callable[[str], None] | None = None,
+    on_context: Callable[[CompletionContext], None] | None = None,
     project: ProjectContext | None = None,
 ) -> CompletionResult:
     """Build the context at `target`, generate, clean up: one suggestion or none."""
@@ -127,6 +128,8 @@ def run_generation(
     # The user's multi-line policy decides once; generation stop and clean-up follow it.
     multiline = is_multiline(settings, ctx.multiline)
     ctx = replace(ctx, multiline=multiline)
+    if on_context is not None:
+        on_context(ctx)
     rule = StopRule(ctx, budget_ms)
     reserved = budget.max_prompt_tokens + probe.max_tokens  # cross-file block: the rest
     request = infill_request(project, ctx, snap, (line, character), session, reserved)

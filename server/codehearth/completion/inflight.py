@@ -18,7 +18,9 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..context.builder import CompletionContext
 from .cache import CursorState
+from .postprocess import clean_suggestion
 
 if TYPE_CHECKING:
     from ..engine.jobs import Job
@@ -36,6 +38,7 @@ class Flight:
     future: asyncio.Future | None = None
     speculative: bool = False
     partial: str = ""
+    ctx: CompletionContext | None = None
     waiters: int = 0
     _orphan_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
@@ -47,18 +50,40 @@ class Flight:
         """Called on the worker thread with each decoded piece."""
         self.partial += delta
 
+    def set_context(self, ctx: CompletionContext) -> None:
+        """Called on the worker thread once the context is built."""
+        self.ctx = ctx
+
+    def shown_so_far(self) -> str:
+        """The text so far as it would be shown: the clean-up decides, for instance, what
+        happens to a space the model puts after the space the line ends with."""
+        ctx, partial = self.ctx, self.partial
+        if ctx is None or not partial:
+            return ""
+        return clean_suggestion(partial, ctx) or ""
+
     def typed_since(self, state: CursorState) -> int | None:
         """How many characters were typed along since the flight started, when `state`
         is its start plus text that begins what it generated so far; None otherwise."""
         origin = self.origin
         typed = state.offset - origin.offset
-        if typed < 0 or self.job.is_cancelled():
+        if typed < 0 or not self.running:
             return None
-        if not self.partial.startswith(state.typed(typed)) or len(self.partial) < typed:
+        if not self.shown_so_far().startswith(state.typed(typed)):
             return None
         if state.before(typed) != origin.before() or state.after() != origin.after():
             return None
         return typed
+
+    @property
+    def running(self) -> bool:
+        """Still generating (or queued): not done, not stopped."""
+        done = self.future is None or self.future.done()
+        return not done and not self.job.is_cancelled()
+
+    def running_at(self, state: CursorState) -> bool:
+        """Generating for exactly `state` (so no other generation is needed there)."""
+        return self.running and self.typed_since(state) == 0 and state.offset == self.origin.offset
 
     def join(self) -> None:
         self.waiters += 1

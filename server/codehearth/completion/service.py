@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from ..config import CompletionSettings
 from ..context.documents import DocumentSnapshot
+from ..context.project import ProjectContext
 from ..engine.api import Session
 from ..engine.session import Cancelled
 from ..engine.worker import (
@@ -40,11 +42,13 @@ from ..models.manifest import Sampling
 from .cache import CursorState, Hit, SuggestionCache
 from .generate import CompletionResult, context_budget, run_generation
 from .inflight import Flight
+from .prewarm import attach_prewarmer
 from .speculate import speculation_target
 from .target import Target
 
 __all__ = ["CompletionResult", "CompletionService", "context_budget"]
 
+log = logging.getLogger(__name__)
 _sequence = itertools.count(1)
 
 
@@ -55,6 +59,8 @@ class CompletionService:
     settings: CompletionSettings = field(default_factory=CompletionSettings)
     # The editor connection whose work this is (the shared engine serves several).
     owner: str | None = None
+    # Cross-file context (other workspace files in the prompt, idle pre-warming).
+    project: ProjectContext | None = None
     # Request-to-answer time of the last answer the model generated (status item).
     last_latency_ms: float | None = None
     cache: SuggestionCache = field(init=False)
@@ -65,6 +71,7 @@ class CompletionService:
 
     def __post_init__(self) -> None:
         self.cache = SuggestionCache(self.settings.cache_size, self.settings.look_back)
+        self.prewarmer = attach_prewarmer(self)
 
     async def complete(
         self,
@@ -83,8 +90,11 @@ class CompletionService:
         key = f"{self.owner}|{snap.uri}" if self.owner else snap.uri
         seq = self._latest[key] = next(_sequence)
         state = target.state
-        hit = self.cache.lookup(state)
+        # "Nothing to suggest here" is known too, but an explicit request asks again.
+        hit = self.cache.lookup(state, empty=automatic)
         if hit is not None:
+            if hit.text:
+                self._speculate(target, hit.text, key)
             return self._from_cache(hit, state, started)
         if automatic and _gated(state, self.settings.max_line_suffix):
             self.engine.counters.gated += 1
@@ -92,8 +102,14 @@ class CompletionService:
         flight = self._flights.get(key)
         if flight is not None and self.settings.reuse_in_flight:
             typed = flight.typed_since(state)
+            log.debug(
+                "generation in flight (%d characters so far, running %s): %s",
+                len(flight.partial), flight.running, "reused" if typed is not None else "not",
+            )  # fmt: skip
             if typed is not None:
-                result = await self._ride(flight, typed, started)
+                result = await self._ride(flight, state.typed(typed), started)
+                if result is not None and self._latest.get(key) == seq:
+                    self._speculate(target, result.items[0], key)
                 if result is not None or self._latest.get(key) != seq:
                     return result or CompletionResult(items=[], superseded=True)
         return await self._fresh(target, key, seq)
@@ -108,21 +124,21 @@ class CompletionService:
             # Remember the rest here too: the next keystroke finds it at once.
             self.cache.put(state, hit.text, hit.source)
         return CompletionResult(
-            items=[hit.text],
+            items=[hit.text] if hit.text else [],
             source="cache",
             speculative=hit.source == "speculative",
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
-    async def _ride(self, flight: Flight, typed: int, started: float) -> CompletionResult | None:
+    async def _ride(self, flight: Flight, typed: str, started: float) -> CompletionResult | None:
         """The answer of the generation in flight, less what was typed since it started;
         None when it ended without one that fits (then a new generation is due)."""
         result = await self._wait(flight)
         if result is None or not result.items:
             return None
         suggestion = result.items[0]
-        rest = suggestion[typed:]
-        if not suggestion.startswith(flight.partial[:typed]) or not rest.strip():
+        rest = suggestion[len(typed) :]
+        if not suggestion.startswith(typed) or not rest.strip():
             return None
         counters = self.engine.counters
         counters.reused_in_flight += 1
@@ -164,6 +180,8 @@ class CompletionService:
                 budget_ms=budget_ms,
                 owner=self.owner,
                 on_text=flight.add_text,
+                on_context=flight.set_context,
+                project=self.project,
             )
 
         # Keyed per connection: two editors on the same file do not supersede each other.
@@ -183,8 +201,19 @@ class CompletionService:
         if done.cancelled() or done.exception() is not None:
             return
         result: CompletionResult = done.result()
-        if result.items:
-            self.cache.put(flight.origin, result.items[0], _source(flight))
+        stats = result.stats
+        if stats is not None:
+            log.debug(
+                "%s generation: prompt %d tokens (%d reused), %d generated, %.0f ms%s",
+                _source(flight), stats.prompt_tokens, stats.reused_tokens,
+                stats.generated_tokens, stats.total_ms,
+                " (budget)" if result.budget_stopped else "",
+            )  # fmt: skip
+        # A generation stopped by its budget may have had more to say: only a complete
+        # one says "nothing here".
+        if result.items or not result.budget_stopped:
+            suggestion = result.items[0] if result.items else ""
+            self.cache.put(flight.origin, suggestion, _source(flight))
 
     async def _wait(self, flight: Flight) -> CompletionResult | None:
         """Wait for a flight's answer; None when its generation was stopped or dropped.
@@ -210,7 +239,8 @@ class CompletionService:
         if not self.settings.speculate or self.settings.cache_size <= 0:
             return
         spec = speculation_target(target, suggestion, self.cache, self.engine)
-        if spec is None:
+        flight = self._flights.get(key)
+        if spec is None or (flight is not None and flight.running_at(spec.state)):
             return
         try:
             self._launch(spec, key, PRIORITY_BACKGROUND, speculative=True)

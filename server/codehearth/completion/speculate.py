@@ -29,6 +29,6 @@ def speculation_target(
     if len(suggestion) > MAX_SPECULATED_CHARS or engine.busy:
         return None
     accepted = target.then_typing(suggestion)
-    if cache.lookup(accepted.state) is not None:
+    if cache.lookup(accepted.state, empty=True) is not None:
         return None
     return accepted
