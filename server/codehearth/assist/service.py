@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEBUG_PROMPTS_ENV = "CODEHEARTH_DEBUG_PROMPTS"
+PAUSE_POLL_S = 0.005
 OnDelta = Callable[[str], None]
 
 
@@ -122,6 +124,8 @@ class AssistService:
         # and the review result carries SMALL_MODEL_NOTICE.
         self.reviews_reliably = reviews_reliably
         self.debug_prompts = debug_prompts or os.environ.get(DEBUG_PROMPTS_ENV, "") == "1"
+        # The completion model's engine when chat runs on another model (for_runtime).
+        self.gives_way_to: Engine | None = None
         self.chats = ChatStore()
         self._active: dict[str, ActiveRequest] = {}
         self._published: dict[str, tuple[int, list[Any]]] = {}
@@ -130,22 +134,25 @@ class AssistService:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> AssistService:
         """The runtime's service, created on first use (the runtime is replaced at initialize)."""
+        chat = runtime.chat_model  # the completion model's host, or a chat model's
+        entry = chat.entry
         service = getattr(runtime, "assist", None)
         if service is None:
-            entry = runtime.entry
             service = cls(
-                runtime.engine,
+                chat.engine,
                 entry.sampling if entry is not None else None,
                 debug_prompts=runtime.options.log_content,
                 owner=runtime.client_id,
                 reviews_reliably=entry is not None and entry.reviews_reliably,
             )
             runtime.assist = service
-        elif service.engine is not runtime.engine:
+        elif service.engine is not chat.engine:
             # Created before the model had an engine (a download was still running).
-            service.engine = runtime.engine
-            service.sampling = runtime.entry.sampling if runtime.entry is not None else None
-            service.reviews_reliably = runtime.entry is not None and runtime.entry.reviews_reliably
+            service.engine = chat.engine
+            service.sampling = entry.sampling if entry is not None else None
+            service.reviews_reliably = entry is not None and entry.reviews_reliably
+        # A chat model of its own: typing, on the completion model, still comes first.
+        service.gives_way_to = runtime.engine if chat is not runtime.model else None
         return service
 
     def params(self, role: Role, override: SamplingOverride | None):
@@ -202,6 +209,8 @@ class AssistService:
         if active.soft_cancelled:
             return run.partial(), True
         future = self.engine.submit(job)
+        if self.gives_way_to is not None:
+            pause_behind(job, self.gives_way_to)
         try:
             return await asyncio.wrap_future(future), False
         except asyncio.CancelledError:
@@ -334,6 +343,20 @@ class AssistService:
         if not self.reviews_reliably:
             kept = cap_severity(kept)
         return kept, ["invalid"] * invalid + ["misplaced"] * misplaced + ungrounded
+
+
+def pause_behind(job: Job, other: Engine) -> None:
+    """A chat on a model of its own gives way to typing too: while the completion model's
+    engine has a completion to run, the chat's generation waits between tokens (its KV
+    cache kept), instead of both models computing at once on the same cores."""
+    own = job.urgent_waiting
+
+    def urgent() -> bool:
+        while other.has_work_above(PRIORITY_CHAT) and not job.is_cancelled():
+            time.sleep(PAUSE_POLL_S)
+        return own()
+
+    job.urgent_waiting = urgent
 
 
 def document_review_target(

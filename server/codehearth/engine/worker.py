@@ -189,6 +189,13 @@ class Engine:
                     dropped += 1
         return dropped
 
+    def has_work_above(self, priority: int) -> bool:
+        """A job more urgent than `priority` is running or waiting (another engine's chat
+        gives way to this one's keystrokes: AssistService.run)."""
+        with self._lock:
+            jobs = [*self._pending, *(j for j in self._running if not j.future.done())]
+            return any(job.priority < priority for job in jobs)
+
     @property
     def queue_depth(self) -> int:
         with self._lock:
