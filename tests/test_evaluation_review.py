@@ -111,3 +111,23 @@ def test_scores() -> None:
     assert s["coverage"] == round((0.2 + 0.3 + 0.0 + 0.1) / 4, 3)
     assert s["per_operator"]["swap_operator"] == {"cases": 4, "recall": 0.5}
     assert s["per_operator"]["off_by_one"] == {"cases": 0, "recall": None}
+
+
+def test_run_review_eval_reviews_through_the_real_model(tmp_path, capsys) -> None:
+    """`codehearth eval --review` on one function: both versions reviewed, scores and
+    cases written; the same arguments `codehearth eval` parses."""
+    import argparse
+    import json
+
+    from codehearth.evaluation.review import run_review_eval
+
+    out = tmp_path / "review.json"
+    args = argparse.Namespace(limit=1, json=str(out), quiet=True, seed=None, models=None)
+    assert run_review_eval(args) == 0
+    report = json.loads(out.read_text())
+    assert report["model"] == "smollm2-135m" and report["temperature"] == 0.0
+    assert report["scores"]["cases"] == 1 and len(report["cases"]) == 1
+    case = report["cases"][0]
+    assert case["label"] == CORPUS[0].label and case["operator"] in OPERATORS
+    assert report["notice"] is not None  # the embedded model is not trusted to review
+    assert "recall" in capsys.readouterr().out

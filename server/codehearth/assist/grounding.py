@@ -9,7 +9,8 @@ is about its lines:
   instructions, a worked example): that is parroting;
 * its message refers to something on the cited lines: an identifier, a literal or an
   operator that occurs there (an operator also by name: "adds" for ``+``);
-* its message says something (not one phrase over and over, as small models loop);
+* its message says something (not one phrase over and over, as small models loop) and
+  is about its lines (not one message pasted on three or more lines);
 * a suggested fix is a plausible edit of those lines: not the same text, not empty
   unless the message asks for a deletion, and sharing something with what it replaces.
 
@@ -76,7 +77,10 @@ _PROSE = frozenset(
 )
 _DELETION = ("delet", "remov", "unused", "unnecessar", "redundant", "dead code", "duplicat")
 
-REASONS = ("parroted", "no_anchor", "repetitive", "same_fix", "empty_fix", "unrelated_fix")
+REASONS = (
+    *("parroted", "no_anchor", "repetitive", "scattered"),
+    *("same_fix", "empty_fix", "unrelated_fix"),
+)
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,10 @@ def is_repetitive(message: str, gram: int = 4, times: int = 3) -> bool:
     return bool(grams) and max(grams.values()) >= times
 
 
+def _normal_message(message: str) -> str:
+    return " ".join(_words(message))
+
+
 def _normal(text: str) -> str:
     return "\n".join(line.strip() for line in text.strip("\n").split("\n"))
 
@@ -219,6 +227,7 @@ def describe(reasons: Iterable[str]) -> str:
 
 # -- applied to placed findings ---------------------------------------------------------
 
+SCATTERED = 3  # the same message on this many findings: dropped on all of them
 SMALL_MODEL_NOTICE = "small model: findings may be unreliable; see `codehearth eval --review`"
 _SEVERITY_ORDER = ("hint", "info", "warning", "error")
 
@@ -228,8 +237,11 @@ def ground_findings(
 ) -> tuple[list[PlacedFinding], list[str]]:
     """The grounded findings, and the reason each other one was dropped."""
     kept, reasons = [], []
+    copies = Counter(_normal_message(item.finding.message) for item in placed)
     for item in placed:
         reason = ungrounded_reason(item.finding.message, item.seen, item.replacement, grounding)
+        if reason is None and copies[_normal_message(item.finding.message)] >= SCATTERED:
+            reason = "scattered"  # one message on many lines is about none of them
         if reason is None:
             kept.append(item)
         else:

@@ -44,6 +44,7 @@ REVIEW_SYSTEM = (
     'lines add "end_line"; "replacement" then replaces lines line to end_line.\n'
     '- severity: "error" (a bug), "warning" (risky or probably wrong), "info" or "hint" '
     "(clarity, style).\n"
+    "- message: quote the code it is about in backticks, as it is written on that line.\n"
     f"- Report real problems only, at most {MAX_FINDINGS}. "
     'Reply {"findings": []} when the code is fine.'
 )
@@ -106,19 +107,25 @@ class ReviewPrompt:
     truncated: bool
 
 
-_EXAMPLE_CODE = "def area(width, height):\n    return width + height"
-_EXAMPLE_ANSWER = json.dumps(
-    {
-        "findings": [
-            {
-                "line": 2,
-                "severity": "error",
-                "message": "An area is width times height; this adds them.",
-                "replacement": "    return width * height",
-            }
-        ]
-    }
-)
+@dataclass(frozen=True)
+class ReviewExample:
+    """A worked example shown before the user's code: a file and the answer to it."""
+
+    label: str
+    code: str
+    findings: list[dict[str, Any]]
+
+    def answer(self) -> str:
+        return json.dumps({"findings": self.findings})
+
+
+# No worked example: measured with the seeded-bug benchmark (docs/quality.md, "Review"),
+# the embedded model answers well-formed JSON from the schema and the instructions alone
+# (the grammar enforces it), and a worked example only gave it text to copy onto unrelated
+# code (the bug report: the example's message on `import os`) and more false findings.
+# An example added here must use names no user file is likely to have: its text counts as
+# prompt text that findings may not repeat (prompt_only_texts).
+EXAMPLES: tuple[ReviewExample, ...] = ()
 
 
 def _user_message(label: str, language: str, shown: str, diff: bool) -> ChatMessage:
@@ -128,23 +135,25 @@ def _user_message(label: str, language: str, shown: str, diff: bool) -> ChatMess
 
 
 def _messages(target: ReviewTarget, shown: str) -> list[ChatMessage]:
-    # One worked example: small models copy the shape (and the habit of fixing) from it.
-    example = _user_message("example.py", "python", numbered(_EXAMPLE_CODE.split("\n")), False)
-    return [
-        ChatMessage(role="system", content=REVIEW_SYSTEM),
-        example,
-        ChatMessage(role="assistant", content=_EXAMPLE_ANSWER),
-        _user_message(target.label, target.language, shown, target.kind == "diff"),
-    ]
+    messages = [ChatMessage(role="system", content=REVIEW_SYSTEM)]
+    for example in EXAMPLES:
+        code = numbered(example.code.split("\n"))
+        messages.append(_user_message(example.label, "python", code, False))
+        messages.append(ChatMessage(role="assistant", content=example.answer()))
+    messages.append(_user_message(target.label, target.language, shown, target.kind == "diff"))
+    return messages
 
 
 def prompt_only_texts() -> tuple[str, ...]:
     """The text the model is shown that is not the user's code (findings must not repeat
     it: see grounding.py)."""
-    example = json.loads(_EXAMPLE_ANSWER)["findings"]
-    shown = [f.get("message", "") for f in example] + [f.get("replacement", "") for f in example]
     template = _user_message("", "", "", False).content + _user_message("", "", "", True).content
-    return (REVIEW_SYSTEM, _EXAMPLE_CODE, template, *[t for t in shown if t])
+    texts = [REVIEW_SYSTEM, template]
+    for example in EXAMPLES:
+        texts.append(example.code)
+        for finding in example.findings:
+            texts += [finding.get("message", ""), finding.get("replacement", "")]
+    return tuple(text for text in texts if text)
 
 
 def review_prepare(

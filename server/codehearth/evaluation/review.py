@@ -26,6 +26,7 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ class Reviewed:
     dropped: int
     notice: str | None
     seconds: float
+    dropped_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -108,7 +110,9 @@ async def _review(
         (p.first + 1, p.last + 1, p.finding.severity, p.finding.message, p.replacement)
         for p in outcome.placed
     ]
-    return Reviewed(findings, outcome.dropped, getattr(outcome, "notice", None), seconds)
+    notice = getattr(outcome, "notice", None)
+    reasons = getattr(outcome, "dropped_reasons", {})
+    return Reviewed(findings, outcome.dropped, notice, seconds, dict(reasons))
 
 
 async def review_cases(
@@ -166,6 +170,12 @@ def score(results: list[CaseResult]) -> dict[str, Any]:
         "findings_on_originals": original_findings,
         "errors": sum(1 for f in everything if f[2] == "error"),
         "dropped": sum(r.mutated.dropped + r.original.dropped for r in results),
+        "dropped_reasons": dict(
+            sum(
+                (Counter(x.dropped_reasons) for r in results for x in (r.mutated, r.original)),
+                Counter(),
+            )
+        ),
         "per_operator": per_operator,
         "median_review_s": round(
             statistics.median(
@@ -198,7 +208,8 @@ def format_report(report: EvalReport) -> str:
         f"  precision {_pct(s['precision'])}  ({s['findings_on_mutated']} findings on mutated)",
         f"  false-finding rate {_pct(s['false_finding_rate'])} of originals "
         f"({s['findings_on_originals']} findings on {s['cases']} correct functions)",
-        f"  dropped as ungrounded or invalid: {s['dropped']}; severity error: {s['errors']}",
+        f"  dropped as ungrounded or invalid: {s['dropped']} ({_reasons(s)}); "
+        f"severity error: {s['errors']}",
         "  recall per operator: "
         + ", ".join(
             f"{op} {_pct(v['recall'])} of {v['cases']}" for op, v in s["per_operator"].items()
@@ -208,6 +219,11 @@ def format_report(report: EvalReport) -> str:
     if report.notice:
         lines.append(f"  notice: {report.notice}")
     return "\n".join(lines)
+
+
+def _reasons(scores: dict[str, Any]) -> str:
+    counts = scores.get("dropped_reasons") or {}
+    return ", ".join(f"{n} {why}" for why, n in sorted(counts.items())) or "none"
 
 
 def _pct(value: float | None) -> str:
@@ -255,19 +271,19 @@ def _progress(number: int, total: int, result: CaseResult) -> None:
     )
 
 
-def run_review_eval(args: argparse.Namespace) -> int:
-    """`codehearth eval --review`: start the model the flags name, run the benchmark, print
-    the scores (and write them as JSON to args.json when given). Reads the model flags of
-    config.add_model_flags and, when present, limit, seed, temperature, json, quiet."""
+def _run_one(args: argparse.Namespace, model: str | None) -> EvalReport | int:
     from ..cli.startup import StartupFailed, fail, start_runtime
     from ..config import options_from_args
 
+    options = options_from_args(args)
+    if model is not None:
+        options = options.model_copy(update={"model": model})
     try:
-        runtime = start_runtime(options_from_args(args))
+        runtime = start_runtime(options)
     except StartupFailed as exc:
         return fail(str(exc))
     try:
-        report = evaluate(
+        return evaluate(
             runtime,
             limit=getattr(args, "limit", None),
             seed=getattr(args, "seed", None) or DEFAULT_SEED,
@@ -276,9 +292,23 @@ def run_review_eval(args: argparse.Namespace) -> int:
         )
     finally:
         runtime.stop()
-    print(format_report(report))
+
+
+def run_review_eval(args: argparse.Namespace) -> int:
+    """`codehearth eval --review`: run the benchmark with each model named (--models a,b,
+    else --model, else the default), print the scores, and write them as JSON to args.json
+    when given. Reads the model flags of config.add_model_flags and, when present, models,
+    limit, seed, temperature, json, quiet."""
+    names = [n.strip() for n in (getattr(args, "models", None) or "").split(",") if n.strip()]
+    reports = []
+    for model in names or [None]:
+        report = _run_one(args, model)
+        if isinstance(report, int):
+            return report
+        print(format_report(report))
+        reports.append(asdict(report))
     destination = getattr(args, "json", None)
     if isinstance(destination, str) and destination:
         with open(destination, "w", encoding="utf-8") as handle:
-            json.dump(asdict(report), handle, indent=2)
+            json.dump(reports[0] if len(reports) == 1 else reports, handle, indent=2)
     return 0
