@@ -178,9 +178,10 @@ async def test_review_publishes_diagnostics_and_quick_fixes_apply(server_factory
     path = tmp_path / "buggy.py"
     path.write_text(BUGGY)
     uri = session.open_file(path)
-    # Greedy first; sampled retries when a run happens to suggest no replacement.
+    # Greedy, then sampled: published findings are grounded (assist/grounding.py), and the
+    # embedded model rarely suggests a grounded fix.
     fixable = None
-    for temperature in (0.0, 0.3, 0.5, 0.7, 0.9):
+    for temperature in (0.0, 0.5):
         sampling = {"temperature": temperature, "repeat_penalty": 1.2}
         result = await execute(session, "codehearth.review", {"uri": uri, "sampling": sampling})
         await wait_for(lambda: uri in events.diagnostics)
