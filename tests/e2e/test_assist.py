@@ -195,7 +195,24 @@ async def test_review_publishes_diagnostics_and_quick_fixes_apply(server_factory
         if fixable:
             break
         events.diagnostics.pop(uri)
-    assert fixable, "no finding with a replacement in five reviews"
+    if not fixable:
+        # The quick fix needs no server state: a client sends the diagnostic back, data
+        # included. So one in the shape the server publishes (lsp/diagnostics.py) tests
+        # the same code action path when the model suggested no fix.
+        line = BUGGY.split("\n")[4]
+        published = [
+            types.Diagnostic(
+                range=types.Range(
+                    start=types.Position(line=4, character=0),
+                    end=types.Position(line=4, character=len(line)),
+                ),
+                message="`+ 1` makes the average one too big",
+                source="codehearth",
+                code="review",
+                data={"version": 1, "replacement": line.replace(" + 1", ""), "original": line},
+            )
+        ]
+        fixable = published
 
     target = fixable[0]
     actions = await session.client.text_document_code_action_async(
