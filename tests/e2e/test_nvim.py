@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -124,6 +125,37 @@ def test_statusline_shows_the_cpu_model_once_ready(completion_run: dict[str, Any
     line = result["statusline"]
     assert line.startswith("⬢ smollm2-135m"), line
     assert "CPU" in line.split(), line
+
+
+def _first_word(text: str) -> str:
+    """The plugin's rule: blanks and a run of word characters, else of other characters."""
+    match = re.match(r"[ \t]*\w+", text) or re.match(r"[ \t]*[^\w\s]+", text)
+    return match.group() if match else text
+
+
+def test_accept_word_and_line_then_type_along_from_the_cache(tmp_path: Path) -> None:
+    result = run_scenario("partial_accept", tmp_path, DATA / "inventory.py")
+    assert result["word_mapping"] == "codehearth: accept next word"
+    assert result["line_mapping"] == "codehearth: accept line"
+    shown = result["shown"]
+    word = _first_word(shown)
+    assert word != shown, f"a one-word suggestion cannot show a partial accept: {shown!r}"
+    # <M-Right> inserted the first word, and the ghost text went on with the rest.
+    assert inserted_at(result["before"], result["cursor"], result["after_word"]) == word
+    rest = shown[len(word) :]
+    assert result["shown_after_word"] == rest
+    if result.get("typed"):  # a typed character that continues it: the rest of the rest
+        assert result["shown_after_typing"] == rest[1:]
+        rest = rest[1:]
+    # <M-Down> inserted the rest of the first line.
+    line = rest.split("\n", 1)[0]
+    cursor = result["cursor_before_line"]
+    assert inserted_at(result["before_line"], cursor, result["after_line"]) == line
+    before, after = result["counters_before"], result["counters_after"]
+    assert after["served_from_cache"] - before["served_from_cache"] >= 2
+    # No keystroke of the scenario needed a new generation (speculation runs on its own).
+    asked = after["model_calls"] - after["speculations"]
+    assert asked == before["model_calls"] - before["speculations"]
 
 
 def test_explain_streams_into_a_titled_markdown_float(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ def speculation_target(
 ) -> Target | None:
     """Where to speculate after `suggestion` was shown at `target`, or None: the engine is
     busy, or the answer there is known already."""
-    if len(suggestion) > MAX_SPECULATED_CHARS or engine.busy:
+    if len(suggestion) > MAX_SPECULATED_CHARS or engine.busy or engine.queue_depth:
         return None
     accepted = target.then_typing(suggestion)
     if cache.lookup(accepted.state, empty=True) is not None:

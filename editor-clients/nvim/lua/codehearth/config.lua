@@ -4,6 +4,8 @@ local M = {}
 ---@class codehearth.Keymaps
 ---@field accept string|false   insert mode: accept the shown suggestion (falls through when none)
 ---@field dismiss string|false  insert mode: hide the shown suggestion (falls through when none)
+---@field accept_word string|false  insert mode: accept the next word of it (falls through)
+---@field accept_line string|false  insert mode: accept its first line (falls through)
 ---@field next string|false     insert mode: next suggestion
 ---@field prev string|false     insert mode: previous suggestion
 
@@ -30,6 +32,8 @@ M.defaults = {
   keymaps = {
     accept = "<Tab>",
     dismiss = "<C-]>",
+    accept_word = "<M-Right>",
+    accept_line = "<M-Down>",
     next = "<M-]>",
     prev = "<M-[>",
   },

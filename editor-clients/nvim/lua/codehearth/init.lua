@@ -67,6 +67,8 @@ end
 --- Accept / dismiss / cycle the ghost-text suggestion (for custom mappings).
 M.accept = inline.accept
 M.dismiss = inline.dismiss
+M.accept_word = inline.accept_word
+M.accept_line = inline.accept_line
 function M.next() inline.cycle(1) end
 function M.prev() inline.cycle(-1) end
 
