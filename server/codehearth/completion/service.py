@@ -50,6 +50,9 @@ __all__ = ["CompletionResult", "CompletionService", "context_budget"]
 
 log = logging.getLogger(__name__)
 _sequence = itertools.count(1)
+# Speculation starts this long after an answer when no other request came meanwhile: a
+# keystroke right after the answer would stop it at once (and waste its first tokens).
+SPECULATION_DELAY_S = 0.08
 
 
 @dataclass
@@ -235,9 +238,16 @@ class CompletionService:
         return result
 
     def _speculate(self, target: Target, suggestion: str, key: str) -> None:
-        """While idle: the suggestion for the state "`suggestion` accepted"."""
+        """Soon, if the user is idle: the suggestion for "`suggestion` accepted"."""
         if not self.settings.speculate or self.settings.cache_size <= 0:
             return
+        seq = self._latest.get(key)
+        loop = asyncio.get_running_loop()
+        loop.call_later(SPECULATION_DELAY_S, self._speculate_now, target, suggestion, key, seq)
+
+    def _speculate_now(self, target: Target, suggestion: str, key: str, seq: int | None) -> None:
+        if self._latest.get(key) != seq:
+            return  # the user went on: the next answer speculates for itself
         spec = speculation_target(target, suggestion, self.cache, self.engine)
         flight = self._flights.get(key)
         if spec is None or (flight is not None and flight.running_at(spec.state)):
