@@ -138,6 +138,10 @@ class ProjectContext:
     # -- documents (event loop) ----------------------------------------------------------
     def opened(self, document: Document) -> None:
         self._open[document.uri] = document
+        # The user looks at what was just opened; until they edit or complete in it, its
+        # top is where a pre-warm evaluates the block (which comes first in any prompt).
+        self.focus = Focus(document.uri, 0, 0)
+        self._notify()
         path = self.workspace.allowed_uri(document.uri)
         if path is None:
             return
