@@ -24,7 +24,15 @@ from .harness import ServerSession, items_of
 
 DATA = Path(__file__).parent.parent / "data"
 QUICK = {"completion": {"temperature": 0.0, "maxTokensSingle": 8}}
-LONG = {"completion": {"multiline": "always", "maxTokensMulti": 4096, "temperature": 1.5}}
+LONG = {
+    "completion": {
+        "multiline": "always",
+        "maxTokensMulti": 4096,
+        "temperature": 1.5,
+        "timeBudgetMs": 0,
+        "firstTimeBudgetMs": 0,
+    }
+}
 
 
 @pytest.fixture

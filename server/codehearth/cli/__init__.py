@@ -28,8 +28,6 @@ def _private_lsp_stdout() -> BinaryIO:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..lsp.app import create_server
-
     setup_logging(args.log_level, args.log_content)
     if args.tcp is not None and not _host_allowed(args.host, args.allow_remote):
         print(
@@ -41,9 +39,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     options = options_from_args(args, log_content=args.log_content)
     if args.shared or os.environ.get("CODEHEARTH_SHARED", "") == "1":
-        from ..shared.relay import serve_shared
+        from ..shared.supervisor import serve_shared
 
         return serve_shared(options, args.idle_timeout)
+    from ..lsp.app import create_server
+
     channel = _private_lsp_stdout() if args.tcp is None else None
     server = create_server(options)
     try:
@@ -179,7 +179,14 @@ def _add_model_commands(sub: argparse._SubParsersAction, common: argparse.Argume
     pull.set_defaults(func=cmd_pull)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Started once per editor window and (attached to the shared engine) holding no model:
+# these are parsed without importing the assist, eval and bench commands, which import
+# the whole model stack (llama.cpp included) just to declare their flags.
+_LIGHT_COMMANDS = ("serve", "engine", "ps")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; only the light commands when `command` is one of them."""
     parser = argparse.ArgumentParser(prog="codehearth", description=__doc__)
     parser.add_argument("--version", action="version", version=f"codehearth {__version__}")
     common = argparse.ArgumentParser(add_help=False)
@@ -188,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_serve(sub, common)
     _add_engine(sub, common)
+    if command in _LIGHT_COMMANDS:
+        return parser
     _add_model_commands(sub, common)
 
     from .assist import add_subcommands
@@ -215,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -29,12 +29,13 @@ from ..gpu.nvml import process_vram_bytes
 from ..lsp.app import create_server
 from ..lsp.protocol import install_lenient_json
 from ..runtime import HostRegistry, ModelHost
-from ..status import PsClient, PsModel, PsReport, rss_bytes
+from ..status import rss_bytes
 from .paths import lock_path, socket_path
+from .report import PsClient, PsModel, PsReport
+from .wire import PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
-PROTOCOL_VERSION = 1
 HANDSHAKE_TIMEOUT_S = 10.0
 DEFAULT_IDLE_TIMEOUT_S = 300.0
 
