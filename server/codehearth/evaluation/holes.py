@@ -2,8 +2,9 @@
 
 Three kinds, as a person meets them while typing:
 
-* single-line: the cursor after the first code token of a line, the rest of the line
-  removed (the lines below stay);
+* single-line: the cursor anywhere after the first code token of a line (after a token,
+  before or after a space, or mid-word, as while typing), the rest of the line removed
+  (the lines below stay);
 * multi-line: the body of a small function removed, the cursor on an empty, indented line
   where it was (the editor's "complete a block" case);
 * cross-file: the cursor before a name that is defined in another file of the same
@@ -70,12 +71,16 @@ def _good_line(line: str) -> bool:
 
 
 def _cursor_choices(tokens: list[Token]) -> list[int]:
-    """Token starts after the first token whose remainder still holds a word."""
-    return [
-        token.start
-        for i, token in enumerate(tokens)
-        if i > 0 and any(rest.is_word for rest in tokens[i:])
-    ]
+    """Where a typing cursor can be, past the first token: right after a token, at any
+    character of a later one (mid-word too), never inside a comment or string, and
+    only where the removed rest still holds a word."""
+    choices: set[int] = set()
+    for i in range(1, len(tokens)):
+        if not any(rest.is_word for rest in tokens[i:]):
+            break
+        choices.add(tokens[i - 1].end)
+        choices.update(range(tokens[i].start, tokens[i].end))
+    return sorted(choices)
 
 
 def single_line_candidates(syntax: FileSyntax) -> list[int]:
