@@ -56,6 +56,9 @@ class ModelHost:
     # Called (from any thread) when the state a status item shows may have changed.
     listeners: list[Callable[[], None]] = field(default_factory=list)
     started: bool = False
+    # Sequences its llama.cpp context decodes together (the shared engine's models:
+    # engine/parallel.py); 1: one sequence, as in-process.
+    n_seq: int = 1
     _download_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def changed(self) -> None:
@@ -142,6 +145,7 @@ class ModelHost:
             fallback_layers=self.layers.fallbacks,
             n_threads=self.options.n_threads,
             fim=self.entry.fim,
+            n_seq=self.n_seq,
         )
         self.engine = Engine(config)
         self.engine.listeners.append(self.changed)
@@ -232,18 +236,20 @@ def host_key(options: ServeOptions) -> tuple[Any, ...]:
 
 
 class HostRegistry:
-    """The shared engine's models: one host per distinct model configuration."""
+    """The shared engine's models: one host per distinct model configuration, each
+    decoding `parallel` sequences together (its editors' completions and chats)."""
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: int = 1) -> None:
         self._hosts: dict[tuple[Any, ...], ModelHost] = {}
         self._lock = threading.Lock()
+        self.parallel = parallel
 
     def host_for(self, options: ServeOptions) -> ModelHost:
         with self._lock:
             key = host_key(options)
             host = self._hosts.get(key)
             if host is None:
-                host = self._hosts[key] = ModelHost(options)
+                host = self._hosts[key] = ModelHost(options, n_seq=self.parallel)
             return host
 
     def hosts(self) -> list[ModelHost]:

@@ -92,6 +92,10 @@ async def test_two_editors_share_one_engine_and_one_model(runtime_dir: Path):
         assert info["pid"] == engine_pid
         assert len(info["models"]) == 1, info["models"]  # one resident copy
         assert info["models"][0]["clients"] == 2
+        # Each editor's completions have a sequence of their own in that one model.
+        model = info["models"][0]
+        owners = {s["owner"] for s in model["sequences"] if s["tokens"]}
+        assert model["parallel"] > 1 and {c["client_id"] for c in info["clients"]} <= owners
         assert {c["relay_pid"] for c in info["clients"]} == {a.process.pid, b.process.pid}
         # The editors' own processes hold no model.
         assert _rss_mib(a.process.pid) < 120 and _rss_mib(engine_pid) > 120

@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.shared or os.environ.get("CODEHEARTH_SHARED", "") == "1":
         from ..shared.supervisor import serve_shared
 
-        return serve_shared(options, args.idle_timeout)
+        return serve_shared(options, args.idle_timeout, args.parallel)
     from ..lsp.app import create_server
 
     channel = _private_lsp_stdout() if args.tcp is None else None
@@ -60,7 +60,7 @@ def cmd_engine(args: argparse.Namespace) -> int:
     from ..shared.engine import run_engine
 
     setup_logging(args.log_level)
-    return run_engine(args.idle_timeout)
+    return run_engine(args.idle_timeout, args.parallel)
 
 
 def cmd_ps(args: argparse.Namespace) -> int:
@@ -138,7 +138,22 @@ def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         default=300.0,
         help="with --shared: seconds a started engine stays up with no editor (default 300)",
     )
+    _add_parallel(serve)
     serve.set_defaults(func=cmd_serve)
+
+
+def _add_parallel(parser: argparse.ArgumentParser) -> None:
+    from ..shared.wire import DEFAULT_PARALLEL
+
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        default=DEFAULT_PARALLEL,
+        metavar="N",
+        help="sequences the shared engine decodes together per model (its editors' "
+        "completions and chats; the context is split among them, as llama-server's -np). "
+        f"Default {DEFAULT_PARALLEL}; takes effect when this starts the engine",
+    )
 
 
 def _add_engine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -147,6 +162,7 @@ def _add_engine(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "engine", parents=[common], help="run the shared engine (normally started by serve)"
     )
     engine.add_argument("--idle-timeout", type=float, default=300.0)
+    _add_parallel(engine)
     engine.set_defaults(func=cmd_engine)
     ps = sub.add_parser("ps", parents=[common], help="show the shared engine, models, editors")
     ps.add_argument("--json", action="store_true")

@@ -22,6 +22,7 @@ from .control import ControlState, GenerationControl
 from .grammar import grammar_for_schema
 from .infill import build_prompt, stop_token_ids
 from .slots import KvSlots
+from .textstream import TextStream
 from .types import EngineConfig, GenerationParams, GenerationStats, StopReason
 from .vocab import Vocab
 
@@ -65,18 +66,12 @@ class ModelSession:
     capabilities = Capabilities(token_prompts=True)
 
     def __init__(self, config: EngineConfig) -> None:
-        self._owner = threading.get_ident()
+        # The threads that may touch the model: the one loading it, and any the engine
+        # admits (engine/parallel.py: job threads that only tokenize, and its decode loop).
+        self._threads = {threading.get_ident()}
         self.config = config
-        threads = config.n_threads or max(1, os.cpu_count() or 1)
-        self._llm: llama_cpp.Llama = llama_cpp.Llama(
-            model_path=config.model_path,
-            n_ctx=config.n_ctx,
-            n_gpu_layers=config.n_gpu_layers,
-            n_threads=threads,
-            n_threads_batch=threads,
-            n_batch=config.n_batch,
-            verbose=False,
-        )
+        self.threads = config.n_threads or max(1, os.cpu_count() or 1)
+        self._llm: llama_cpp.Llama = self._create_llama(config)
         self.vocab = Vocab(self._llm)
         # The context builder asks per line, per keystroke: one bounded memo serves it
         # and the assist commands alike.
@@ -92,6 +87,17 @@ class ModelSession:
         trained = self.n_ctx_train
         self.n_ctx = min(allocated, trained) if trained > 0 else allocated
 
+    def _create_llama(self, config: EngineConfig) -> llama_cpp.Llama:
+        return llama_cpp.Llama(
+            model_path=config.model_path,
+            n_ctx=config.n_ctx,
+            n_gpu_layers=config.n_gpu_layers,
+            n_threads=self.threads,
+            n_threads_batch=self.threads,
+            n_batch=config.n_batch,
+            verbose=False,
+        )
+
     def _detect_fim(self) -> FimTemplate | None:
         from .fim import parse_template_override
 
@@ -101,8 +107,12 @@ class ModelSession:
 
     # -- thread guard -------------------------------------------------------
     def check_thread(self) -> None:
-        if threading.get_ident() != self._owner:
+        if threading.get_ident() not in self._threads:
             raise WrongThread("the llama.cpp context may only be used by its worker thread")
+
+    def admit_thread(self) -> None:
+        """Let the calling thread (an engine worker) use this session."""
+        self._threads.add(threading.get_ident())
 
     @property
     def llm(self) -> llama_cpp.Llama:
@@ -286,7 +296,7 @@ class ModelSession:
         stats: GenerationStats,
     ) -> str:
         """Token by token until a stop; sets stats.stop_reason and generated_tokens."""
-        stream = _TextStream(params.stop, params.stop_at_newline)
+        stream = TextStream(params.stop, params.stop_at_newline)
         out: list[int] = []
         gen = self.llm.generate(
             tokens,
@@ -326,36 +336,3 @@ class ModelSession:
     def close(self) -> None:
         self.check_thread()
         self._llm.close()
-
-
-class _TextStream:
-    """Decodes UTF-8 pieces and applies stop strings without emitting past them."""
-
-    def __init__(self, stop: list[str], stop_at_newline: bool) -> None:
-        self._bytes = b""
-        self._emitted = 0
-        self._stops = [s for s in stop if s]
-        self._newline = stop_at_newline
-        self.text = ""
-
-    def push(self, piece: bytes) -> tuple[str, str | None]:
-        self._bytes += piece
-        text = self._bytes.decode("utf-8", errors="ignore")
-        reason: str | None = None
-        cut = len(text)
-        for stop in self._stops:
-            idx = text.find(stop)
-            if idx != -1 and idx < cut:
-                cut, reason = idx, "stop"
-        if self._newline:
-            idx = text.find("\n")
-            if idx != -1 and idx <= cut:
-                cut, reason = idx, "newline"
-        text = text[:cut]
-        # Hold back a tail that could be the start of a stop string.
-        hold = 0 if reason else max((len(s) - 1 for s in self._stops), default=0)
-        safe = max(self._emitted, len(text) - hold)
-        delta = text[self._emitted : safe]
-        self._emitted = safe
-        self.text = text
-        return delta, reason

@@ -107,4 +107,11 @@ class EngineConfig(BaseModel):
     n_threads: int | None = None
     n_batch: int = Field(512, ge=1)
     max_queue: int = Field(64, ge=1)
+    # Queued jobs one editor connection may have at once (the others' work is not
+    # pushed back by one that floods requests).
+    max_queue_per_owner: int = Field(16, ge=1)
+    # Sequences decoded together in one llama.cpp context (engine/parallel.py): each
+    # editor's completions and chats keep their own KV cache and advance in one batch.
+    # 1: the one-sequence engine (engine/session.py) with copied KV slots.
+    n_seq: int = Field(1, ge=1, le=64)
     fim: str | None = None

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import Any
 
 from .api import Session, SessionInfo
 from .jobs import (
@@ -25,7 +26,9 @@ from .jobs import (
     Requeue,
     drop_job,
 )
-from .session import Cancelled, ModelSession
+from .loadfail import load_failure_message
+from .parallel import session_for
+from .session import Cancelled
 from .types import EngineConfig, EngineCounters
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,7 @@ __all__ = [
     "Requeue",
 ]
 
+
 class Engine:
     """Owns the worker thread, the queue and the counters."""
 
@@ -50,12 +54,16 @@ class Engine:
         session_factory: Callable[[EngineConfig], Session] | None = None,
         workers: int = 1,
     ) -> None:
-        """`session_factory` makes what jobs run against (default: a llama.cpp
-        ModelSession); `workers` > 1 only for sessions that are safe to share between
-        threads (a remote engine, which does its own scheduling)."""
+        """`session_factory` makes what jobs run against (default: a llama.cpp session,
+        with `config.n_seq` sequences decoded together); `workers` > 1 only for sessions
+        that are safe to share between threads (a remote engine, which does its own
+        scheduling; a parallel local session, which gets one worker per sequence)."""
         self.config = config
-        self._session_factory = session_factory or ModelSession
+        self._session_factory = session_factory or session_for(config)
+        if session_factory is None and config.n_seq > 1:
+            workers = max(workers, config.n_seq)
         self.workers = max(1, workers)
+        self._session: Session | None = None
         self.counters = EngineCounters()
         # Set once loaded; a remote session updates its `remote.error` in place.
         self.session_info: SessionInfo | None = None
@@ -117,6 +125,7 @@ class Engine:
                 self._drop_background()
             if len(self._pending) >= self.config.max_queue:
                 raise EngineBusy(f"engine queue is full ({self.config.max_queue} requests)")
+            self._check_owner_cap(job)
             job.urgent_waiting = lambda: self._more_urgent_than(job)
             self._pending.append(job)
             self.counters.max_queue_depth = max(self.counters.max_queue_depth, len(self._pending))
@@ -155,10 +164,19 @@ class Engine:
                 running.cancel()
                 self.counters.background_dropped += 1
 
+    def _check_owner_cap(self, job: Job) -> None:
+        """One editor's queued work is bounded, so flooding cannot push others back."""
+        if job.owner is None:
+            return
+        queued = sum(1 for other in self._pending if other.owner == job.owner)
+        cap = self.config.max_queue_per_owner
+        if queued >= cap:
+            raise EngineBusy(f"this editor has {queued} requests waiting (at most {cap})")
+
     def _more_urgent_than(self, job: Job) -> bool:
-        if self.workers > 1:
-            return False  # another worker takes the urgent job: nothing needs to yield
         # Read without the lock: a momentarily stale answer only delays a yield by a token.
+        if len(self._running) < self.workers:
+            return False  # a free worker takes the urgent job: nothing needs to yield
         return any(other.priority < job.priority for other in list(self._pending))
 
     def cancel(self, job: Job) -> None:
@@ -187,7 +205,15 @@ class Engine:
                 if running.owner == owner:
                     running.cancel()
                     dropped += 1
+        forget = getattr(self._session, "forget_owner", None)
+        if forget is not None:
+            forget(owner)  # its sequences' KV (a parallel session) is freed
         return dropped
+
+    def sequences(self) -> list[Any]:
+        """The sequences of a parallel session and what each holds (for `ps`)."""
+        report = getattr(self._session, "sequences", None)
+        return report() if report is not None else []
 
     def has_work_above(self, priority: int) -> bool:
         """A job more urgent than `priority` is running or waiting (another engine's chat
@@ -204,10 +230,11 @@ class Engine:
     @property
     def busy(self) -> bool:
         """A job is running or waiting. A job whose answer is out counts as done, so a
-        client that asks right after its answer does not see "busy"."""
+        client that asks right after its answer does not see "busy"; background work
+        (speculation, pre-warming) gives way at once and nobody waits for it: not busy."""
         with self._lock:
-            running = any(not job.future.done() for job in self._running)
-            return running or bool(self._pending)
+            jobs = [job for job in self._running if not job.future.done()] + self._pending
+            return any(job.priority < PRIORITY_BACKGROUND for job in jobs)
 
     def _notify(self) -> None:
         for listener in list(self.listeners):
@@ -221,6 +248,7 @@ class Engine:
         session = self._load()
         if session is None:
             return
+        self._session = session
         helpers = [
             threading.Thread(
                 target=self._serve_jobs, args=(session,), name=f"codehearth-engine-{n}", daemon=True
@@ -237,6 +265,9 @@ class Engine:
             session.close()
 
     def _serve_jobs(self, session: Session) -> None:
+        admit = getattr(session, "admit_thread", None)
+        if admit is not None:
+            admit()
         while True:
             job = self._next_job()
             if job is None:
@@ -268,7 +299,7 @@ class Engine:
             self.loaded_gpu_layers = layers
             self._ready(session)
             return session
-        self._fail(RuntimeError(_load_failure_message(self.config, errors)))
+        self._fail(RuntimeError(load_failure_message(self.config, errors)))
         return None
 
     def _ready(self, session: Session) -> None:
@@ -300,11 +331,17 @@ class Engine:
                 self._lock.wait()
             if self._stopping:
                 return None
-            job = min(self._pending, key=lambda j: (j.priority, j.seq))
+            job = min(self._pending, key=self._turn)
             self._pending.remove(job)
             self._running.append(job)
         self._notify()
         return job
+
+    def _turn(self, job: Job) -> tuple[int, int, int]:
+        """Most urgent first; at equal priority the editor with the least work running
+        first (so one editor's burst of jobs cannot hold every worker), then in order."""
+        running = sum(1 for other in self._running if other.owner == job.owner)
+        return (job.priority, running if job.owner is not None else 0, job.seq)
 
     def _run(self, session: Session, job: Job) -> None:
         try:
@@ -312,6 +349,9 @@ class Engine:
                 return
             if job.is_cancelled():
                 raise Cancelled()
+            bind = getattr(session, "bind_job", None)
+            if bind is not None:  # a parallel session schedules by priority and editor
+                bind(job.priority, job.owner)
             result = job.run(session, job)
         except Requeue:
             with self._lock:
@@ -344,22 +384,3 @@ class Engine:
                 self.counters.failed += 1
             else:
                 self.counters.completed += 1
-
-
-def _load_failure_message(config: EngineConfig, errors: list[str]) -> str:
-    """llama.cpp says only "Failed to load model from file"; say what that usually means."""
-    from pathlib import Path
-
-    path = Path(config.model_path)
-    if not path.is_file():
-        return f"{path} does not exist"
-    detail = errors[-1] if errors else "unknown error"
-    try:
-        from ..models.gguf_info import GgufError, read_gguf_info
-
-        read_gguf_info(path)
-    except GgufError as exc:
-        return str(exc)
-    except Exception:  # the inspection is only for a better message
-        pass
-    return f"{path}: llama.cpp could not load it ({detail})"

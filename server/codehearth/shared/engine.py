@@ -31,8 +31,8 @@ from ..lsp.protocol import install_lenient_json
 from ..runtime import HostRegistry, ModelHost
 from ..status import rss_bytes
 from .paths import lock_path, socket_path
-from .report import PsClient, PsModel, PsReport
-from .wire import PROTOCOL_VERSION
+from .report import PsClient, PsModel, PsReport, PsSequence
+from .wire import DEFAULT_PARALLEL, PROTOCOL_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +51,11 @@ class Connection:
 
 
 class SharedEngine:
-    def __init__(self, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+    def __init__(
+        self, idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S, parallel: int = DEFAULT_PARALLEL
+    ) -> None:
         self.idle_timeout = idle_timeout
-        self.registry = HostRegistry()
+        self.registry = HostRegistry(parallel)
         self.connections: dict[int, Connection] = {}
         self.started = time.time()
         self._next_id = 0
@@ -184,6 +186,7 @@ class SharedEngine:
                 model=c.server.runtime.entry.name if c.server.runtime.entry else None,
                 documents=len(c.server.runtime.store),
                 connected_s=round(time.time() - c.since, 1),
+                client_id=c.server.runtime.client_id,
             )
             for c in self.connections.values()
         ]
@@ -209,6 +212,8 @@ class SharedEngine:
             vram_bytes=_process_vram(),
             requests=engine.counters.requests if engine else 0,
             clients=sum(1 for c in self.connections.values() if c.server.runtime.host is host),
+            parallel=engine.config.n_seq if engine else host.n_seq,
+            sequences=[PsSequence(**s.model_dump()) for s in engine.sequences()] if engine else [],
         )
 
 
@@ -217,10 +222,10 @@ def _process_vram() -> int | None:
     return sum(usage.values()) if usage else None
 
 
-def run_engine(idle_timeout: float) -> int:
+def run_engine(idle_timeout: float, parallel: int = DEFAULT_PARALLEL) -> int:
     """The `codehearth engine` command: 0 when it served and went idle, or when another
     engine is already running (the caller attaches to that one)."""
-    engine = SharedEngine(idle_timeout)
+    engine = SharedEngine(idle_timeout, parallel)
     if not engine.acquire():
         log.info("a shared engine is already running")
         return 0

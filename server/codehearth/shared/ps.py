@@ -30,9 +30,28 @@ def print_ps(as_json: bool = False) -> int:
             f"{m['name'] or '?':<28} {m['state']:<12} {layers:>10} "
             f"{_gib(m['vram_bytes']):>10} {m['clients']:>8}"
         )
+    sequences = [(m, s) for m in info["models"] for s in m.get("sequences") or []]
     for c in info["clients"]:
         print(
             f"  editor {c['id']}: pid {c['editor_pid']} via relay {c['relay_pid']}, "
             f"{c['model']}, {c['documents']} documents, {c['connected_s']:.0f} s"
         )
+        for model, seq in sequences:
+            if c.get("client_id") and seq.get("owner") == c["client_id"]:
+                print(f"    {_sequence_line(model, seq)}")
+    free = [(m, s) for m, s in sequences if not s.get("owner")]
+    for model, seq in free:
+        if seq["tokens"]:
+            print(f"  unowned {_sequence_line(model, seq)}")
     return 0
+
+
+def _sequence_line(model: dict, seq: dict) -> str:
+    """One decoding sequence: whose slot, what it does, how much KV it holds."""
+    what = seq["state"] if seq["state"] != "idle" else f"idle {seq['idle_s']:.0f} s"
+    slot = seq.get("slot") or "-"
+    kv = seq["kv_bytes"] / 2**20
+    return (
+        f"sequence {seq['seq_id']} of {model['name']}: {slot}, {what}, "
+        f"{seq['tokens']} tokens, KV {kv:.1f} MiB"
+    )

@@ -19,7 +19,7 @@ import time
 
 from ..config import ServeOptions
 from .paths import lock_path, log_path, socket_path
-from .wire import PROTOCOL_VERSION
+from .wire import DEFAULT_PARALLEL, PROTOCOL_VERSION
 
 CONNECT_TIMEOUT_S = 30.0
 _CHUNK = 65536
@@ -40,12 +40,14 @@ def connect(path: str | None = None) -> socket.socket | None:
     return sock
 
 
-def start_engine(idle_timeout: float) -> subprocess.Popen:
+def start_engine(idle_timeout: float, parallel: int = DEFAULT_PARALLEL) -> subprocess.Popen:
     """Start `codehearth engine` detached from this editor: it outlives this relay.
     The handle lets the relay that started it say how it ended (a signal, a status)."""
+    command = [sys.executable, "-m", "codehearth.cli", "engine"]
+    command += ["--idle-timeout", str(idle_timeout), "--parallel", str(parallel)]
     with open(log_path(), "ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "codehearth.cli", "engine", "--idle-timeout", str(idle_timeout)],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log_file,
@@ -55,7 +57,9 @@ def start_engine(idle_timeout: float) -> subprocess.Popen:
 
 
 def connect_or_start(
-    idle_timeout: float, started: list[subprocess.Popen] | None = None
+    idle_timeout: float,
+    started: list[subprocess.Popen] | None = None,
+    parallel: int = DEFAULT_PARALLEL,
 ) -> socket.socket:
     """Attach to the running engine, or start one and attach. If several editors start
     at once, each may launch an engine; the lock lets one win and the others exit.
@@ -63,7 +67,7 @@ def connect_or_start(
     sock = connect()
     if sock is not None:
         return sock
-    child = start_engine(idle_timeout)
+    child = start_engine(idle_timeout, parallel)
     if started is not None:
         started.append(child)
     deadline = time.monotonic() + CONNECT_TIMEOUT_S

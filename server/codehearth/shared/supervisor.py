@@ -28,7 +28,7 @@ from ..config import ServeOptions
 from .paths import log_path
 from .relay import EngineUnreachable, connect_or_start, engine_pid, handshake
 from .replay import EditorState
-from .wire import FrameReader, encode, failure, notification, result
+from .wire import DEFAULT_PARALLEL, FrameReader, encode, failure, notification, result
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,12 @@ STATUS_COMMAND = "codehearth.status"
 class Relay:
     """One editor's connection to the shared engine, across engine restarts."""
 
-    def __init__(self, options: ServeOptions, idle_timeout: float) -> None:
+    def __init__(
+        self, options: ServeOptions, idle_timeout: float, parallel: int = DEFAULT_PARALLEL
+    ) -> None:
         self.options = options
         self.idle_timeout = idle_timeout
+        self.parallel = parallel
         self.state = EditorState()
         self.engine_pid: int | None = None
         # "connected" | "restarting" | "failed" (a crash loop: no more restarts).
@@ -84,7 +87,7 @@ class Relay:
             sock = next_sock
 
     def _attach(self) -> socket.socket:
-        sock = connect_or_start(self.idle_timeout, self._started)
+        sock = connect_or_start(self.idle_timeout, self._started, self.parallel)
         handshake(sock, self.options)
         self.engine_pid = engine_pid()
         return sock
@@ -264,9 +267,11 @@ class Relay:
             os._exit(code)
 
 
-def serve_shared(options: ServeOptions, idle_timeout: float) -> int:
+def serve_shared(
+    options: ServeOptions, idle_timeout: float, parallel: int = DEFAULT_PARALLEL
+) -> int:
     """`codehearth serve` attached to the shared engine, until the editor goes."""
-    return Relay(options, idle_timeout).run(sys.stdin.buffer, sys.stdout.buffer)
+    return Relay(options, idle_timeout, parallel).run(sys.stdin.buffer, sys.stdout.buffer)
 
 
 def _read(fd: int, n: int) -> bytes:

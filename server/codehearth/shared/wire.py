@@ -17,6 +17,9 @@ from typing import Any
 
 # The handshake line's protocol version (shared/engine.py checks it).
 PROTOCOL_VERSION = 1
+# Sequences a model of the shared engine decodes together: two editors' completions and
+# chats without waiting for each other (engine/parallel.py); `--parallel` changes it.
+DEFAULT_PARALLEL = 4
 # LSP's error code for "the request was valid but could not be satisfied".
 REQUEST_FAILED = -32803
 _HEADER_END = b"\r\n\r\n"
