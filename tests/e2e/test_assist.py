@@ -21,6 +21,8 @@ from .harness import (
 DATA = Path(__file__).parent.parent / "data"
 INIT = {"completion": {"temperature": 0.0}, "logContent": True}
 QUICK = {"max_tokens": 24, "temperature": 0.0}
+# Each test runs once per recorded editor capability set (capabilities/).
+pytestmark = pytest.mark.editors()
 
 BUGGY = """def average(values):
     total = 0
