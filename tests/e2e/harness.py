@@ -36,11 +36,6 @@ def _recorded(editor: str) -> dict[str, Any]:
     return json.loads((CAPABILITIES / f"{editor}.json").read_text(encoding="utf-8"))
 
 
-def recorded_initialize(editor: str) -> dict[str, Any]:
-    """clientInfo and capabilities an editor sent, as JSON (for raw clients)."""
-    return json.loads(json.dumps(_recorded(editor)))  # a copy callers may change
-
-
 def initialize_params(editor: str, init_options: dict[str, Any] | None) -> types.InitializeParams:
     """What `editor` sends in `initialize`, with our initializationOptions."""
     recorded = _recorded(editor)
