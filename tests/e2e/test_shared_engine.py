@@ -205,3 +205,21 @@ except (PermissionError, {socket.__name__}.error):
 else:
     print("connected")
 """
+
+
+async def test_in_process_keeps_the_model_in_the_editors_server(runtime_dir: Path):
+    shared = ServerSession()
+    await shared.start(init_options=QUICK, env={"CODEHEARTH_SHARED": "1"})
+    private = ServerSession()
+    await private.start("--in-process", init_options=QUICK, env={"CODEHEARTH_SHARED": "1"})
+    try:
+        status_shared = await shared.wait_state("ready")
+        status_private = await private.wait_state("ready")
+        assert status_shared["engine"]["kind"] == "shared"
+        assert status_shared["engine"]["pid"] != shared.process.pid
+        assert status_private["engine"] == {"kind": "in-process", "pid": private.process.pid}
+        info = _ps(runtime_dir)
+        assert [c["relay_pid"] for c in info["clients"]] == [shared.process.pid]
+    finally:
+        await shared.stop()
+        await private.stop()

@@ -38,7 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     options = options_from_args(args, log_content=args.log_content)
-    if args.shared or os.environ.get("CODEHEARTH_SHARED", "") == "1":
+    if _use_shared_engine(args):
         from ..shared.supervisor import serve_shared
 
         return serve_shared(options, args.idle_timeout, args.parallel)
@@ -54,6 +54,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.runtime.stop()
     return 0
+
+
+# Whether a plain `codehearth serve` (stdio) attaches to the shared engine. The relay
+# survives the engine (shared/supervisor.py) and decodes editors side by side; kept off
+# by default until the suite runs against it (CODEHEARTH_SHARED=1 turns it on per user).
+SHARED_BY_DEFAULT = False
+
+
+def _use_shared_engine(args: argparse.Namespace) -> bool:
+    """--in-process wins, then --shared, then CODEHEARTH_SHARED, then the default. A TCP
+    server is always in-process (its clients connect to it, not through a relay)."""
+    if args.in_process or args.tcp is not None:
+        return False
+    if args.shared:
+        return True
+    env = os.environ.get("CODEHEARTH_SHARED", "")
+    return env == "1" if env in ("0", "1") else SHARED_BY_DEFAULT
 
 
 def cmd_engine(args: argparse.Namespace) -> int:
@@ -131,6 +148,12 @@ def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         action="store_true",
         help="use the user's shared engine (one resident model for all editors; "
         "started if not running). Also: CODEHEARTH_SHARED=1",
+    )
+    serve.add_argument(
+        "--in-process",
+        action="store_true",
+        help="load the model in this process, whatever CODEHEARTH_SHARED says "
+        "(one editor, one model, as before the shared engine)",
     )
     serve.add_argument(
         "--idle-timeout",
