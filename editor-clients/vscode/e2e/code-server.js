@@ -105,6 +105,71 @@ async function until(what, fn, timeoutMs, everyMs = 250) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
+/*
+ * Typing along, accept word and the completion menu (issue 14): on the empty line between
+ * the two functions, a suggestion; typing its first character must leave its rest in
+ * place (VS Code trims it, the server answers the next request with the same rest from
+ * its cache: never a different suggestion); Ctrl+Right (accept next word) inserts one
+ * word and the rest stays; with the suggest widget open (Ctrl+Space on a typed `fi`),
+ * ghost text, when shown, must extend the selected item (selectedCompletionInfo).
+ */
+async function typingAlong(page, goTo, palette, ghostSel) {
+  const ghostText = async () => (await page.locator(ghostSel).allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+  const lineText = async (n) =>
+    (await page.locator('.monaco-editor .view-lines').first().innerText()).split('\n')[n - 1] || '';
+  await goTo(13, 1);
+  await page.keyboard.type('counts = fizzbuzz(', { delay: 80 });
+  let shown = await until('ghost text for typing along', async () => (await ghostText()).trim() ? await ghostText() : undefined, 20000).catch(() => undefined);
+  if (!shown) {
+    await palette('Trigger Inline Suggestion');
+    shown = await until('triggered ghost text', async () => (await ghostText()).trim() ? await ghostText() : undefined, 20000).catch(() => undefined);
+  }
+  const along = { shown: shown ?? null };
+  if (shown && shown.length >= 2) {
+    const started = Date.now();
+    await page.keyboard.type(shown[0]);
+    along.trimmed = await until('trimmed ghost', async () => ((await ghostText()) === shown.slice(1) ? true : undefined), 2000, 10)
+      .then(() => Date.now() - started)
+      .catch(() => null);
+    await sleep(1200); // the request for the new state has been answered by now
+    along.after_1s = await ghostText();
+    along.kept = along.after_1s === shown.slice(1);
+    // Accept the next word (VS Code's Ctrl+Right while a suggestion is shown).
+    const before = await lineText(13);
+    await page.keyboard.press('Control+ArrowRight');
+    await sleep(1200);
+    along.line_after_word = await lineText(13);
+    along.word = along.line_after_word.startsWith(before) ? along.line_after_word.slice(before.length) : null;
+    along.ghost_after_word = await ghostText();
+    along.rest_kept = along.word !== null && along.ghost_after_word === shown.slice(1).slice(along.word.length);
+  }
+  note('typing-along', along);
+  if (along.kept === false || along.rest_kept === false) {
+    throw new Error(`typing along replaced the suggestion: ${JSON.stringify(along)}`);
+  }
+  // The completion menu: a word suggestion selected, the ghost text extends it.
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('result = fi', { delay: 80 });
+  await page.keyboard.press('Control+Space');
+  await sleep(2500);
+  const selected = await page.locator('.suggest-widget .monaco-list-row.focused .label-name').first().innerText().catch(() => null);
+  const ghost = await ghostText();
+  const menu = { selected, ghost };
+  if (selected && selected.startsWith('fi') && ghost.trim()) {
+    // Ghost text over the typed `fi`: the rest of the selected item, then ours.
+    menu.agrees = ghost.startsWith(selected.slice(2));
+    menu.extended = menu.agrees && ghost.length > selected.length - 2;
+  }
+  note('menu', menu);
+  await page.screenshot({ path: path.join(OUT, '3b-menu.png') });
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Escape');
+  if (menu.agrees === false) {
+    throw new Error(`ghost text and the selected menu item disagree: ${JSON.stringify(menu)}`);
+  }
+}
+
 async function main() {
   if (!VSIX) {
     throw new Error('no .vsix: run `npm run package` first or set VSIX');
@@ -274,6 +339,8 @@ async function main() {
     const lineAfter = await editorText().catch(() => '?');
     const ghostAfterTab = await page.locator(ghostSel).count();
     note('inline-completion', { how, ghost: ghost ?? null, ghostClasses, linesBefore: lineBefore, linesAfterTab: lineAfter, ghostElementsAfterTab: ghostAfterTab });
+
+    await typingAlong(page, goTo, palette, ghostSel);
 
     // Explain lines 1-12.
     await goTo(1, 1);

@@ -11,7 +11,8 @@ typed characters match it and dropped when one does not. Reported, after and bef
   (answered in time, or a shown one still being typed along);
 * the share answered in time with a suggestion;
 * replacements: answers that arrived while a suggestion still valid for what was typed
-  was shown, and showed something else (or nothing). The target is none.
+  was shown, and showed something else (or nothing; a longer one that begins with it
+  is not a replacement). The target is none.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class _Screen:
     def answer(self, index: int, text: str) -> None:
         if index != self.latest:
             return  # late: the editor has moved on and drops it
-        if self.shown and text != self.shown:
+        if self.shown and not text.startswith(self.shown):  # growing it is fine
             self.replaced += 1
         self.shown = text
         if text:

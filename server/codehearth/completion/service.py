@@ -53,6 +53,9 @@ _sequence = itertools.count(1)
 # Speculation starts this long after an answer when no other request came meanwhile: a
 # keystroke right after the answer would stop it at once (and waste its first tokens).
 SPECULATION_DELAY_S = 0.08
+# How long a keystroke riding a running generation waits before it takes the text so far.
+RIDE_WAIT_S = 0.06
+_PENDING = object()
 
 
 @dataclass
@@ -135,9 +138,21 @@ class CompletionService:
 
     async def _ride(self, flight: Flight, typed: str, started: float) -> CompletionResult | None:
         """The answer of the generation in flight, less what was typed since it started;
-        None when it ended without one that fits (then a new generation is due)."""
-        result = await self._wait(flight)
-        if result is None or not result.items:
+        None when it ended without one that fits (then a new generation is due).
+
+        A keystroke that arrives while a generation runs comes from someone typing faster
+        than the model: after RIDE_WAIT_S it is answered with the text so far (the
+        generation goes on, into the cache, for the keys that follow), so a suggestion is
+        on screen before the next key instead of none at all."""
+        result = await self._wait(flight, RIDE_WAIT_S)
+        if result is _PENDING:
+            so_far = flight.shown_so_far()
+            if so_far.startswith(typed) and so_far[len(typed) :].strip():
+                multiline = flight.ctx is not None and flight.ctx.multiline
+                result = CompletionResult(items=[so_far], multiline=multiline)
+            else:
+                result = await self._wait(flight)
+        if not isinstance(result, CompletionResult) or not result.items:
             return None
         suggestion = result.items[0]
         rest = suggestion[len(typed) :]
@@ -218,24 +233,30 @@ class CompletionService:
             suggestion = result.items[0] if result.items else ""
             self.cache.put(flight.origin, suggestion, _source(flight))
 
-    async def _wait(self, flight: Flight) -> CompletionResult | None:
-        """Wait for a flight's answer; None when its generation was stopped or dropped.
-        Cancelling this wait (the editor's $/cancelRequest) leaves the generation to the
-        flight's grace (inflight.py)."""
+    async def _wait(self, flight: Flight, timeout: float | None = None):
+        """Wait for a flight's answer: the CompletionResult; None when its generation was
+        stopped or dropped; _PENDING when `timeout` passed first. Cancelling this wait
+        (the editor's $/cancelRequest) leaves the generation to the flight's grace
+        (inflight.py); asyncio.wait never cancels the flight's future itself."""
+        assert flight.future is not None
         flight.join()
         try:
-            result = await asyncio.shield(flight.future)
+            await asyncio.wait({flight.future}, timeout=timeout)
         except asyncio.CancelledError:
-            if flight.future.cancelled():  # dropped from the queue (superseded, background)
-                flight.waiters -= 1
-                return None
             flight.leave(self.engine.cancel)
             raise
-        except Cancelled:
-            flight.waiters -= 1
-            return None
         flight.waiters -= 1
-        return result
+        future = flight.future
+        if not future.done():
+            return _PENDING
+        if future.cancelled():  # dropped from the queue (superseded, background)
+            return None
+        error = future.exception()
+        if isinstance(error, Cancelled):
+            return None
+        if error is not None:
+            raise error
+        return future.result()
 
     def _speculate(self, target: Target, suggestion: str, key: str) -> None:
         """Soon, if the user is idle: the suggestion for "`suggestion` accepted"."""
