@@ -149,11 +149,20 @@ class ServerSession:
         return {**os.environ, **(env or {})}
 
     async def start(
-        self, *args: str, init_options: dict[str, Any] | None = None, env: dict | None = None
+        self,
+        *args: str,
+        init_options: dict[str, Any] | None = None,
+        env: dict | None = None,
+        workspace_folders: list[Path] | None = None,
     ) -> types.InitializeResult:
         command = [*self.server_command(), "serve", *args]
         await self.client.start_io(*command, env=self.server_env(env))
         params = initialize_params(self.editor, init_options)
+        if workspace_folders is not None:
+            params.workspace_folders = [
+                types.WorkspaceFolder(uri=folder.as_uri(), name=folder.name)
+                for folder in workspace_folders
+            ]
         self.init_result = await asyncio.wait_for(self.client.initialize_session(params), 60)
         return self.init_result
 
