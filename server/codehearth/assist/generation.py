@@ -50,7 +50,7 @@ class PreparedPrompt:
 
     @classmethod
     def of(cls, prompt: Any, extra: Any = None) -> PreparedPrompt:
-        """From an EncodedPrompt (commands/chat_template.py)."""
+        """From an EncodedPrompt (assist/chat_template.py)."""
         return cls(prompt.tokens, prompt.stop_ids, extra, prompt.messages, prompt.counted)
 
     @property

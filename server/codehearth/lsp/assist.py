@@ -1,7 +1,7 @@
 """Explain, chat and review commands, review diagnostics and their quick fixes.
 
 The protocol is described in docs/protocol.md. Everything model-related runs in
-commands/service.py as engine jobs; this module validates arguments, streams, publishes.
+assist/service.py as engine jobs; this module validates arguments, streams, publishes.
 """
 
 from __future__ import annotations
