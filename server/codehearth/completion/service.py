@@ -211,8 +211,14 @@ class CompletionService:
         flight.future = asyncio.wrap_future(done)
         # Nobody may be waiting when it fails (speculation, an orphan): retrieve it.
         flight.future.add_done_callback(_retrieve)
+        flight.future.add_done_callback(lambda _: self._forget(key, flight))
         self._flights[key] = flight
         return flight
+
+    def _forget(self, key: str, flight: Flight) -> None:
+        """A flight that ended answers no one (its snapshot need not stay alive)."""
+        if self._flights.get(key) is flight:
+            del self._flights[key]
 
     def _landed(self, flight: Flight, done: Future) -> None:
         """On the worker thread, as the generation ends: its answer goes to the cache."""
