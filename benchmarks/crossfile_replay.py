@@ -31,7 +31,7 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from codehearth.bench.common import Spread, counter_deltas, make_report, resolve_files
+from codehearth.bench.common import BEFORE, Spread, counter_deltas, make_report, resolve_files
 from codehearth.bench.replay import replay_records
 from codehearth.bench_client import BenchClient
 
@@ -89,13 +89,24 @@ class WorkspaceClient(BenchClient):
 
 
 def _init(args: argparse.Namespace, with_files: bool) -> dict:
+    # --every-key: no suggestion cache, no reuse of the generation in flight, no
+    # speculation: each keystroke is a model call, so p50 is what a call costs with the
+    # block (with the cache on, p50 mixes answers from the cache, whose share depends on
+    # what the model said, with model calls).
+    every_key = BEFORE if args.every_key else {}
     return {
         "completion": {
+            **every_key,
             "multiline": "never",
             "maxTokensSingle": args.max_tokens,
+            "maxPromptTokens": args.prompt_tokens,
             "temperature": 0.0,
         },
-        "project": {"enabled": with_files, "prewarmIdleMs": args.idle_ms},
+        "project": {
+            "enabled": with_files,
+            "prewarmIdleMs": args.idle_ms,
+            "maxTokens": args.block_tokens,
+        },
     }
 
 
@@ -110,7 +121,7 @@ async def run_once(args: argparse.Namespace, with_files: bool) -> dict:
             for name in OTHERS:
                 path = stdlib / name
                 client.open(path.resolve().as_uri(), path.read_text(encoding="utf-8"), "python")
-        records = await replay_records(args, resolve_files(list(TYPED)), client)
+        records = await replay_records(args, resolve_files(list(TYPED[: args.files])), client)
         await asyncio.sleep(args.pause_ms / 1000)  # an idle pause after the last key too
         after = await client.counters()
     finally:
@@ -139,6 +150,10 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=16)
     parser.add_argument("--pause-ms", type=int, default=2500)
     parser.add_argument("--idle-ms", type=int, default=1000)
+    parser.add_argument("--prompt-tokens", type=int, default=1536, help="maxPromptTokens")
+    parser.add_argument("--block-tokens", type=int, default=1024, help="project.maxTokens")
+    parser.add_argument("--files", type=int, default=len(TYPED), help="how many to type")
+    parser.add_argument("--every-key", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument("--model")
     parser.add_argument("--json")
     args = parser.parse_args()

@@ -89,14 +89,19 @@ class Prewarmer:
         if not request.files or request.files == project.evaluated_files:
             return 0
         evaluated = session.prewarm(request, job.control(), slot=self.service.owner)
-        if not job.is_cancelled():
+        stopped = job.is_cancelled()
+        if not stopped:
             project.evaluated_files = request.files
         elapsed = (time.perf_counter() - started) * 1000
         stats = self.project.stats
         stats.prewarms += 1
         stats.prewarm_tokens += evaluated
         stats.prewarm_ms += elapsed
-        log.info("pre-warmed the cross-file block: %d tokens in %.0f ms", evaluated, elapsed)
+        # Stopped by real work: what it evaluated stays in the cache, but is not counted.
+        outcome = " (stopped by a request)" if stopped else ""
+        log.info(
+            "pre-warmed the cross-file block: %d tokens in %.0f ms%s", evaluated, elapsed, outcome
+        )
         return evaluated
 
 
