@@ -40,14 +40,14 @@ def render_png(report: EvalReport) -> bytes:
             s = model.overall
             if model.status != "ok" or s is None or s.latency_p50_ms is None:
                 continue
-            axes.scatter([s.latency_p50_ms], [s.edit_similarity], s=70, zorder=3)
+            label = f"{model.model} (exact {s.exact_match:.2f})"
+            points = axes.scatter([s.latency_p50_ms], [s.edit_similarity], s=70, zorder=3,
+                                  label=label)  # fmt: skip
+            p95 = s.latency_p95_ms or s.latency_p50_ms
             axes.errorbar(
-                [s.latency_p50_ms], [s.edit_similarity], fmt="none", ecolor="0.6",
-                xerr=[[0], [max(0.0, (s.latency_p95_ms or s.latency_p50_ms) - s.latency_p50_ms)]],
+                [s.latency_p50_ms], [s.edit_similarity], fmt="none", alpha=0.6,
+                ecolor=points.get_facecolor()[0], xerr=[[0], [max(0.0, p95 - s.latency_p50_ms)]],
             )  # fmt: skip
-            label = f"{model.model}\nexact {s.exact_match:.2f}"
-            axes.annotate(label, (s.latency_p50_ms, s.edit_similarity),
-                          textcoords="offset points", xytext=(8, 4), fontsize=8)  # fmt: skip
         axes.axvline(report.target_ms, linestyle="--", color="0.5", linewidth=1)
         axes.text(report.target_ms, 0.02, f" target {report.target_ms:.0f} ms", fontsize=8,
                   color="0.4")  # fmt: skip
@@ -57,6 +57,8 @@ def render_png(report: EvalReport) -> bytes:
         axes.set_xlim(left=0)
         axes.set_title(f"codehearth eval: {len(report.holes)} holes, seed {report.seed!r}")
         axes.grid(True, alpha=0.3)
+        if axes.collections:
+            axes.legend(loc="upper right", fontsize=8)
         figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
