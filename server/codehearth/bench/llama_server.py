@@ -4,8 +4,9 @@ cursor" prompt of the floor (`/infill` with the text after the cursor for FIM mo
 greedy, stop at newline, the same threads and context.
 
 The server is started here on 127.0.0.1 with the flags llama.vim recommends that apply
-on a CPU (`--cache-reuse 256`, one slot) and stopped at the end. Build it from the
-llama-cpp-python sdist (docs/performance.md says how).
+on a CPU (`--cache-reuse 256`, one slot), flash attention off and codehearth's own
+OpenMP wait policy (passive), as our engine runs, and stopped at the end. Build it
+from the llama-cpp-python sdist (docs/performance.md says how).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import contextlib
 import http.client
 import json
+import os
 import socket
 import subprocess
 import time
@@ -33,10 +35,17 @@ class LlamaServer:
     def __init__(self, binary: str, model_path: str, n_ctx: int, threads: int | None) -> None:
         self.port = _free_port()
         cmd = [binary, "-m", model_path, "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += ["-c", str(n_ctx), "-np", "1", "--cache-reuse", "256", "--no-webui"]
+        # Flash attention off, as llama-cpp-python (our engine) has it: on a CPU it made
+        # llama-server's generation about half as fast with this small model.
+        cmd += ["-c", str(n_ctx), "-np", "1", "--cache-reuse", "256", "--no-webui", "-fa", "off"]
         if threads:
             cmd += ["-t", str(threads), "-tb", str(threads)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The OpenMP wait policy codehearth itself runs with (docs/performance.md): with
+        # the default active waiting, llama.cpp's generation collapses on a busy machine.
+        env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ}
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+        )
         self.conn: http.client.HTTPConnection | None = None
 
     def wait_ready(self, timeout: float = 120) -> None:
