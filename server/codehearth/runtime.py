@@ -367,6 +367,7 @@ class Runtime:
                 sampling=self.entry.sampling,
                 settings=self.options.completion,
                 owner=self.client_id,
+                project=self.project,
             )
         return self._completion
 
