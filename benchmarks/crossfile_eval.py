@@ -75,7 +75,7 @@ def _calls(text: str, names: set[str], first_line: int):
                 break
 
 
-def _holes_in(root: Path, path: Path, cross_file: bool) -> list[Hole]:
+def _holes_in(root: Path, path: Path, cross_file: bool, typed: int = 0) -> list[Hole]:
     spec = load_spec("python")
     assert spec is not None
     source = path.read_bytes()
@@ -96,6 +96,7 @@ def _holes_in(root: Path, path: Path, cross_file: bool) -> list[Hole]:
                       default=0)  # fmt: skip
     holes = []
     for line, column, name in _calls(text, names, last_import):
+        column += min(typed, len(name) - 1)  # the user typed the name's first characters
         lines = text.split("\n")
         expected = lines[line][column:]
         lines[line] = lines[line][:column]
@@ -103,17 +104,17 @@ def _holes_in(root: Path, path: Path, cross_file: bool) -> list[Hole]:
     return holes
 
 
-def collect(cross_file: bool, count: int, seed: str) -> list[Hole]:
+def collect(cross_file: bool, count: int, seed: str, typed: int = 0) -> list[Hole]:
     holes: list[Hole] = []
     if cross_file:
         for package in PACKAGES:
             root = Path(importlib.import_module(package).__file__).parent
             for path in sorted(root.rglob("*.py")):
-                holes += _holes_in(root, path, True)
+                holes += _holes_in(root, path, True, typed)
     else:
         stdlib = Path(sysconfig.get_paths()["stdlib"])
         for name in STDLIB:
-            holes += _holes_in(stdlib, stdlib / name, False)
+            holes += _holes_in(stdlib, stdlib / name, False, typed)
     rng = random.Random(seed)
     # One hole per (file, name) at most, so no file or helper dominates.
     unique = {}
@@ -192,6 +193,7 @@ def main() -> int:
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--seed", default="crossfile-v1")
     parser.add_argument("--sets", default="cross,single")
+    parser.add_argument("--typed", type=int, default=0, help="characters of the name typed")
     parser.add_argument("--prompt-tokens", type=int, default=1536, help="maxPromptTokens")
     parser.add_argument("--block-tokens", type=int, default=1024, help="project.maxTokens")
     parser.add_argument("--json")
@@ -199,7 +201,7 @@ def main() -> int:
     report: dict = {"model": args.model}
     raw = RawOutputs()
     for name in args.sets.split(","):
-        holes = collect(name == "cross", args.holes, args.seed)
+        holes = collect(name == "cross", args.holes, args.seed, args.typed)
         rows_off = run_condition(args, holes, False, raw)
         rows_on = run_condition(args, holes, True, raw)
         report[name] = {"without": summary(rows_off), "with": summary(rows_on),
