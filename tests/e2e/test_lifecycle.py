@@ -23,7 +23,16 @@ EXIT_BOUND_S = 3.0
 QUICK = {"completion": {"maxTokensSingle": 4, "maxTokensMulti": 4, "temperature": 0}}
 # Long generations: a block at every position, thousands of tokens, sampled hot so the model
 # does not end its turn early.
-LONG = {"completion": {"multiline": "always", "maxTokensMulti": 4096, "temperature": 1.5}}
+LONG = {
+    "completion": {
+        "multiline": "always",
+        "maxTokensMulti": 4096,
+        "temperature": 1.5,
+        # No time budget: these tests need a generation that is still running.
+        "timeBudgetMs": 0,
+        "firstTimeBudgetMs": 0,
+    }
+}
 INLINE = "textDocument/inlineCompletion"
 
 
@@ -55,7 +64,8 @@ def _inline(uri: str, line: int, character: int) -> dict[str, Any]:
     return {
         "textDocument": {"uri": uri},
         "position": {"line": line, "character": character},
-        "context": {"triggerKind": 2},
+        # Invoked: answered wherever the cursor is (an automatic request mid-line is gated).
+        "context": {"triggerKind": 1},
     }
 
 
