@@ -75,6 +75,10 @@ class Prewarmer:
 
     def _run(self, snap: DocumentSnapshot, focus: Focus, session: Session, job: Job) -> int:
         """On the worker: the prompt a completion at the focus would get, evaluated."""
+        if not session.capabilities.token_prompts:
+            # A remote engine keeps its own cache, and building the prompt would cost it
+            # tokenizer calls that can interrupt the request it is streaming.
+            return 0
         started = time.perf_counter()
         settings = self.service.settings
         line = min(focus.line, snap.line_count - 1)
