@@ -44,13 +44,18 @@ class ParallelSession(ModelSession):
     def __init__(self, config: EngineConfig) -> None:
         super().__init__(config)
         llm = self._llm
-        self.mctx = MultiContext(
-            llm.model,
-            n_ctx=config.n_ctx,
-            n_seq=config.n_seq,
-            n_batch=config.n_batch,
-            n_threads=self.threads,
-        )
+        try:
+            self.mctx = MultiContext(
+                llm.model,
+                n_ctx=config.n_ctx,
+                n_seq=config.n_seq,
+                n_batch=config.n_batch,
+                n_threads=self.threads,
+            )
+        except Exception:
+            # The engine retries with fewer GPU layers: this copy of the model must go.
+            llm.close()
+            raise
         # A sequence's window: its share of the context's cells (as llama-server's -c
         # split by -np), never more than the model was trained on.
         allocated = self.mctx.n_ctx_seq
