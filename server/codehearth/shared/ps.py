@@ -23,12 +23,17 @@ def print_ps(as_json: bool = False) -> int:
         f"engine pid {info['pid']}  up {info['uptime_s']:.0f} s  rss {_gib(info['rss_bytes'])}  "
         f"socket {info['socket']}"
     )
-    print(f"{'MODEL':<28} {'STATE':<12} {'GPU LAYERS':>10} {'VRAM':>10} {'EDITORS':>8}")
+    print(
+        f"{'MODEL':<28} {'STATE':<12} {'GPU LAYERS':>10} {'VRAM':>10} {'EDITORS':>8} "
+        f"{'SEQUENCES':>10}"
+    )
     for m in info["models"]:
         layers = "CPU" if not m["gpu_layers"] else str(m["gpu_layers"])
+        busy = sum(1 for seq in m.get("sequences") or [] if seq["state"] != "idle")
+        working = f"{busy}/{m.get('parallel', 1)}"  # sequences at work / sequences
         print(
             f"{m['name'] or '?':<28} {m['state']:<12} {layers:>10} "
-            f"{_gib(m['vram_bytes']):>10} {m['clients']:>8}"
+            f"{_gib(m['vram_bytes']):>10} {m['clients']:>8} {working:>10}"
         )
     sequences = [(m, s) for m in info["models"] for s in m.get("sequences") or []]
     for c in info["clients"]:
