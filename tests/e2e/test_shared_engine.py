@@ -223,3 +223,5 @@ async def test_in_process_keeps_the_model_in_the_editors_server(runtime_dir: Pat
     finally:
         await shared.stop()
         await private.stop()
+    # shutdown, then exit: both end with status 0, the relay as the server it stands for.
+    assert shared.process.returncode == private.process.returncode == 0

@@ -78,7 +78,9 @@ class Relay:
         threading.Thread(target=_exit_with_editor, name="codehearth-parent", daemon=True).start()
         while True:
             self._pump(sock)
-            if self._editor_gone.is_set() or self.state.exited:
+            if self.state.exited:  # LSP: 0 after shutdown, 1 without
+                return 0 if self.state.shutdown else 1
+            if self._editor_gone.is_set():
                 return 0
             next_sock = self._recover()
             if next_sock is None:
