@@ -55,6 +55,12 @@ async def test_typing_along_a_suggestion_asks_the_model_nothing(server_factory):
     line, col = LOOP_BODY
     [shown] = items_of(await session.complete(uri, line, col))
     assert len(shown) >= 4, shown
+    # The speculation for "accepted" starts shortly after the answer (80 ms when idle,
+    # later on a loaded machine): let it start before counting.
+    for _ in range(100):
+        if (await counters(session))["speculations"] >= 1:
+            break
+        await asyncio.sleep(0.05)
     before = await counters(session)
     # Three keys that type the beginning of the suggestion: its rest, at once.
     for i in range(3):
