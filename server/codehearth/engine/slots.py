@@ -7,6 +7,10 @@ the slot that gives way is copied out (llama_state_seq_get_data, sequence 0 only
 the KV cells, no logits) and the next slot's copy, if any, is put back. A copy costs
 a memcpy of the used cells (about 23 KB per token for SmolLM2-135M), far less than
 evaluating the prompt again. Saved copies are bounded in number and bytes (LRU).
+
+This is the one-sequence engine's way (engine/session.py, what `serve --in-process`
+runs). The parallel engine (engine/parallel.py) keeps a llama.cpp sequence per slot
+instead (engine/sequences.py): nothing is copied, and slots decode side by side.
 """
 
 from __future__ import annotations
