@@ -257,15 +257,24 @@ class DecodeLoop:
                     "held" if held else ("prompt" if request.in_prompt else "generating")
                 )
         order = sorted(eligible, key=lambda r: (r.priority, r.served, r.submitted))
-        entries: list[_Entry] = []
+        room = batch.capacity
+        planned: list[tuple[SeqRequest, int]] = []  # (request, prompt tokens; 0: a token)
         for request in order:
-            if request.pending is not None and batch.room:
-                entries.append(self._add_token(request))
+            if request.pending is not None and room:
+                planned.append((request, 0))
+                room -= 1
         for request in order:
-            if request.in_prompt and batch.room:
-                entry = self._add_chunk(request)
-                if entry is not None:
-                    entries.append(entry)
+            if request.in_prompt and room:
+                count = self._chunk_size(request, room)
+                planned.append((request, count))
+                room -= count
+        # llama.cpp cuts a batch over per-sequence KV streams into ubatches of ascending,
+        # consecutive sequence ids (split_equal): in that order the sequences share one.
+        planned.sort(key=lambda item: item[0].seq.seq_id if item[0].seq else 0)
+        entries = [
+            self._add_token(request) if count == 0 else self._add_chunk(request, count)
+            for request, count in planned
+        ]
         for entry in entries:
             entry.request.served = self.steps
         return entries
@@ -278,16 +287,18 @@ class DecodeLoop:
         request.pending = None
         return _Entry(request, 1, index, token=True)
 
-    def _add_chunk(self, request: SeqRequest) -> _Entry | None:
+    @staticmethod
+    def _chunk_size(request: SeqRequest, room: int) -> int:
+        """The chunk ends where it would alone (a multiple of PROMPT_CHUNK from the reuse
+        point), only cut shorter by what is left of this step's batch."""
+        start = request.next_pos
+        offset = (start - (request.reused or 0)) % PROMPT_CHUNK
+        return min(PROMPT_CHUNK - offset, len(request.tokens) - start, room)
+
+    def _add_chunk(self, request: SeqRequest, count: int) -> _Entry:
         seq = request.seq
         assert seq is not None
         start = request.next_pos
-        # The chunk ends where it would alone (a multiple of PROMPT_CHUNK from the reuse
-        # point), only cut shorter by what is left of this step's batch.
-        offset = (start - (request.reused or 0)) % PROMPT_CHUNK
-        count = min(PROMPT_CHUNK - offset, len(request.tokens) - start, self._batch.room)
-        if count <= 0:
-            return None
         last = start + count == len(request.tokens)
         logits_at = None
         for pos in range(start, start + count):
