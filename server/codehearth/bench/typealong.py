@@ -57,9 +57,10 @@ def exact(answer: str, rest: str) -> bool:
 
 
 def prefix(answer: str, rest: str) -> bool:
-    """The answer's first line is a beginning of the real rest of the line."""
+    """The answer's first line is a beginning of the real rest of the line (an exact
+    match included)."""
     line = _first_line(answer)
-    return bool(line) and rest.startswith(line)
+    return exact(answer, rest) or (bool(line) and rest.startswith(line))
 
 
 def _calls_per_100(report: ReplayReport) -> float:

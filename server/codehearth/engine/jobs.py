@@ -87,5 +87,3 @@ def drop_job(job: Job, why: str) -> None:
     running and cannot be cancelled, so it gets a Cancelled exception instead."""
     if not job.future.cancel() and not job.future.done():
         job.future.set_exception(Cancelled(why))
-
-
