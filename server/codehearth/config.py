@@ -89,6 +89,15 @@ class CompletionSettings(BaseModel):
         description="a keystroke that continues the text being generated waits for that "
         "generation instead of restarting it",
     )
+    early_answer_ms: int = Field(
+        100,
+        ge=0,
+        le=10_000,
+        description="while the user types fast (automatic requests under 400 ms apart), "
+        "answer after this long with the whole words generated so far if the generation "
+        "is still running; it goes on into the cache for the keys that follow; 0 = wait "
+        "for the whole suggestion",
+    )
     speculate: bool = Field(
         True,
         description="while idle, compute the suggestion for 'the shown one accepted' "

@@ -2,9 +2,10 @@
 
 Typing along a shown suggestion and deleting back into it are answered from the cache
 (the counters say no generation ran); a keystroke that continues the generation in
-flight waits for it; speculation computes "the suggestion accepted" while idle and gives
-way to a real request; automatic requests with code after the cursor are gated; the
-completion menu's selected item is extended; a time budget cuts a long generation.
+flight waits for it; someone typing fast gets the words generated so far early;
+speculation computes "the suggestion accepted" while idle and gives way to a real
+request; automatic requests with code after the cursor are gated; the completion menu's
+selected item is extended; a time budget cuts a long generation.
 """
 
 from __future__ import annotations
@@ -217,3 +218,41 @@ async def test_time_budget_cuts_a_long_generation(server_factory):
     last = (await counters(session))["last"]
     assert last["stop_reason"] == "stop", last
     assert last["generated_tokens"] < 400 and last["generate_ms"] < 2000, last
+
+
+async def test_typing_fast_gets_the_words_generated_so_far_early(server_factory):
+    # No cache: a keystroke that does not continue the suggestion starts a generation; a
+    # long one, so that it is still running when the early answer is due.
+    init = _init(
+        cacheSize=0, speculate=False, multiline="always", maxTokensMulti=160,
+        timeBudgetMs=0, firstTimeBudgetMs=0, earlyAnswerMs=250,
+    )  # fmt: skip
+    session = await server_factory(init_options=init)
+    uri = "file:///tmp/typing-along/early.py"
+    session.open(uri, "def describe(items):\n    text = 'items: ' + \n")
+    line, col = 1, len("    text = 'items: ' + ")
+    await session.complete(uri, line, col)  # the prompt evaluated once (cold)
+    # What the model says after "+" (the space deleted): asked explicitly, so in whole.
+    session.change(uri, line, col - 1, "", end=(line, col))
+    [whole] = items_of(await session.complete(uri, line, col - 1))
+    assert len(whole) > 8, whole
+    session.change(uri, line, col - 1, " ")
+    for _ in range(3):
+        # Typing fast: a key, and 100 ms later a backspace (a generation for the first
+        # key is running; the backspace does not continue it, so a new one starts).
+        before = await counters(session)
+        first = asyncio.ensure_future(session.complete(uri, line, col, trigger=AUTOMATIC))
+        await asyncio.sleep(0.1)
+        session.change(uri, line, col - 1, "", end=(line, col))
+        early = items_of(await session.complete(uri, line, col - 1, trigger=AUTOMATIC))
+        await first
+        after = await counters(session)
+        session.change(uri, line, col - 1, " ")
+        if after["early_answers"] > before["early_answers"]:
+            [words] = early
+            assert words.strip() and whole.startswith(words), (words, whole)
+            assert len(words) < len(whole)
+            assert not (words[-1:].isalnum() and whole[len(words) : len(words) + 1].isalnum())
+            return
+        await asyncio.sleep(1.0)  # the last generation ends before the next try
+    raise AssertionError("no early answer while typing fast")

@@ -13,7 +13,8 @@ from pydantic import BaseModel
 DEFAULT_FILES = ("textwrap.py", "shlex.py", "json/encoder.py")
 # The counters of codehearth.status a benchmark reports (differences over its run).
 COMPLETION_COUNTERS = (
-    "model_calls", "served_from_cache", "reused_in_flight", "speculative_hits", "speculations",
+    "model_calls", "served_from_cache", "reused_in_flight", "early_answers", "speculative_hits",
+    "speculations",
     "gated", "superseded", "background_dropped",
 )  # fmt: skip
 
@@ -131,7 +132,7 @@ def user_init(**completion) -> dict:
 # no gating, no time budget.
 BEFORE = {
     "cacheSize": 0, "reuseInFlight": False, "speculate": False, "maxLineSuffix": 1_000_000,
-    "timeBudgetMs": 0, "firstTimeBudgetMs": 0,
+    "timeBudgetMs": 0, "firstTimeBudgetMs": 0, "earlyAnswerMs": 0,
 }  # fmt: skip
 
 

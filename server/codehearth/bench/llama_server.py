@@ -38,8 +38,10 @@ class LlamaServer:
         # Flash attention off, as llama-cpp-python (our engine) has it: on a CPU it made
         # llama-server's generation about half as fast with this small model.
         cmd += ["-c", str(n_ctx), "-np", "1", "--cache-reuse", "256", "--no-webui", "-fa", "off"]
-        if threads:
-            cmd += ["-t", str(threads), "-tb", str(threads)]
+        # The threads our engine gets by default (all cores): llama-server's own default
+        # counts physical cores only, which made it slower than the same model in ours.
+        threads = threads or os.cpu_count() or 1
+        cmd += ["-t", str(threads), "-tb", str(threads)]
         # The OpenMP wait policy codehearth itself runs with (docs/performance.md): with
         # the default active waiting, llama.cpp's generation collapses on a busy machine.
         env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ}

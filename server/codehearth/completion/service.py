@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ _sequence = itertools.count(1)
 SPECULATION_DELAY_S = 0.08
 # How long a keystroke riding a running generation waits before it takes the text so far.
 RIDE_WAIT_S = 0.06
+# Requests closer together than this come from someone typing fast: a fresh generation
+# then answers early (earlyAnswerMs) with the words it has, not after the next key.
+TYPING_GAP_S = 0.4
 _PENDING = object()
 
 
@@ -74,6 +78,8 @@ class CompletionService:
     # The newest request per document: an older one never starts work for it.
     _latest: dict[str, int] = field(default_factory=dict, init=False)
     _first_done: bool = field(default=False, init=False)
+    # When each document last asked (is the user typing fast?).
+    _asked_at: dict[str, float] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         self.cache = SuggestionCache(self.settings.cache_size, self.settings.look_back)
@@ -95,6 +101,8 @@ class CompletionService:
         target = target or Target.at(snap, line, character)
         key = f"{self.owner}|{snap.uri}" if self.owner else snap.uri
         seq = self._latest[key] = next(_sequence)
+        typing_fast = started - self._asked_at.get(key, float("-inf")) < TYPING_GAP_S
+        self._asked_at[key] = started
         state = target.state
         # "Nothing to suggest here" is known too, but an explicit request asks again.
         hit = self.cache.lookup(state, empty=automatic)
@@ -118,7 +126,7 @@ class CompletionService:
                     self._speculate(target, result.items[0], key)
                 if result is not None or self._latest.get(key) != seq:
                     return result or CompletionResult(items=[], superseded=True)
-        return await self._fresh(target, key, seq)
+        return await self._fresh(target, key, seq, automatic and typing_fast)
 
     # -- answers without a new generation ------------------------------------------------
     def _from_cache(self, hit: Hit, state: CursorState, started: float) -> CompletionResult:
@@ -172,9 +180,18 @@ class CompletionService:
         )
 
     # -- a new generation ----------------------------------------------------------------
-    async def _fresh(self, target: Target, key: str, seq: int) -> CompletionResult:
+    async def _fresh(
+        self, target: Target, key: str, seq: int, early: bool = False
+    ) -> CompletionResult:
+        started = time.perf_counter()
         flight = self._launch(target, key, PRIORITY_COMPLETION, speculative=False)
-        result = await self._wait(flight)
+        early_s = self.settings.early_answer_ms / 1000 if early else 0.0
+        result = await self._wait(flight, early_s or None)
+        if result is _PENDING:
+            early = self._early(flight, started)
+            if early is not None:
+                return early
+            result = await self._wait(flight)
         if result is None:
             return CompletionResult(items=[], superseded=flight.job.superseded)
         self._first_done = True
@@ -182,6 +199,23 @@ class CompletionService:
         if result.items and self._latest.get(key) == seq:
             self._speculate(target, result.items[0], key)
         return result
+
+    def _early(self, flight: Flight, started: float) -> CompletionResult | None:
+        """While the user types, a suggestion on screen before the next key beats a
+        longer one after it: the whole words generated so far (a word still being
+        generated may end otherwise). The generation goes on into the cache, and the keys
+        that type along it are answered from there. None when no whole word is there yet."""
+        words = whole_words(flight.shown_so_far())
+        if not words.strip():
+            return None
+        self.engine.counters.early_answers += 1
+        multiline = flight.ctx is not None and flight.ctx.multiline
+        return CompletionResult(
+            items=[words],
+            multiline=multiline,
+            source="in-flight",
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
 
     def _launch(self, target: Target, key: str, priority: int, *, speculative: bool) -> Flight:
         """Submit a generation at `target` and follow it as the document's flight."""
@@ -293,6 +327,14 @@ def _source(flight: Flight):
 def _retrieve(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
+
+
+_WORD_TAIL = re.compile(r"\w+$")
+
+
+def whole_words(text: str) -> str:
+    """`text` without a word it may still be in the middle of (a generation running)."""
+    return _WORD_TAIL.sub("", text)
 
 
 def _gated(state: CursorState, max_line_suffix: int) -> bool:

@@ -60,12 +60,14 @@ class EngineCounters(BaseModel):
     max_queue_depth: int = 0
     # Inline completion (completion/service.py counts these): generations started for it
     # (speculative ones included), answers from the suggestion cache (typing along,
-    # returning to a spot), answers taken from a generation already running, answers that
+    # returning to a spot), answers taken from a generation already running, answers given
+    # early with the words generated so far (earlyAnswerMs, while typing), answers that
     # a speculative generation provided, speculative generations started, and automatic
     # requests not sent to the model (text after the cursor, max_line_suffix).
     model_calls: int = 0
     served_from_cache: int = 0
     reused_in_flight: int = 0
+    early_answers: int = 0
     speculative_hits: int = 0
     speculations: int = 0
     gated: int = 0
