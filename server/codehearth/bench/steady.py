@@ -36,6 +36,8 @@ class SteadyReport(BaseModel):
     visible: int  # a suggestion visible before the next key
     answered_in_time: int  # ... of which the server's answer to this key
     replaced: int  # a still-valid suggestion replaced by a different answer
+    # The first few replacements: where, what was shown, what replaced it.
+    replacements: list[tuple[str, str, str]] = []
     model_calls_per_100: float
     counters: dict[str, int]
 
@@ -48,16 +50,19 @@ class _Screen:
     latest: int = -1  # index of the last key typed
     answered: set[int] = field(default_factory=set)
     replaced: int = 0
+    examples: list[tuple[str, str, str]] = field(default_factory=list)
 
     def typed(self, index: int, char: str) -> None:
         self.latest = index
         self.shown = self.shown[1:] if self.shown[:1] == char else ""
 
-    def answer(self, index: int, text: str) -> None:
+    def answer(self, index: int, text: str, line: str = "") -> None:
         if index != self.latest:
             return  # late: the editor has moved on and drops it
         if self.shown and not text.startswith(self.shown):  # growing it is fine
             self.replaced += 1
+            if len(self.examples) < 5:
+                self.examples.append((line, self.shown, text))
         self.shown = text
         if text:
             self.answered.add(index)
@@ -71,12 +76,12 @@ def _text(result) -> str:
     return text if isinstance(text, str) else text.value
 
 
-async def _watch(screen: _Screen, index: int, future: asyncio.Future) -> None:
+async def _watch(screen: _Screen, index: int, future: asyncio.Future, line: str) -> None:
     try:
         result = await future
     except Exception:  # cancelled by the next key: RequestCancelled
         return
-    screen.answer(index, _text(result))
+    screen.answer(index, _text(result), line)
 
 
 async def _warm_up(client, first: Keystroke) -> None:
@@ -92,6 +97,7 @@ async def steady_one(args: argparse.Namespace, files: list[Path], init: dict, na
     await client.start(args, init)
     pace = args.pace_ms / 1000
     visible = answered = keys = replaced = 0
+    examples: list[tuple[str, str, str]] = []
     try:
         before = await client.counters()
         for path in files:
@@ -110,13 +116,15 @@ async def steady_one(args: argparse.Namespace, files: list[Path], init: dict, na
                     client.cancel(last)
                 client.type(ks)
                 last, future = client.ask(ks)
-                watchers.append(asyncio.ensure_future(_watch(screen, i, future)))
+                at = f"line {ks.line + 1}:{ks.character + 1}, then {ks.rest_of_line!r}"
+                watchers.append(asyncio.ensure_future(_watch(screen, i, future, at)))
             await asyncio.sleep(pace)
             visible += bool(screen.shown)
             await asyncio.gather(*watchers)
             keys += len(strokes)
             answered += len(screen.answered)
             replaced += screen.replaced
+            examples += screen.examples
         counters = counter_deltas(before, await client.counters())
     finally:
         await client.stop()
@@ -127,6 +135,7 @@ async def steady_one(args: argparse.Namespace, files: list[Path], init: dict, na
         visible=visible,
         answered_in_time=answered,
         replaced=replaced,
+        replacements=examples[:5],
         model_calls_per_100=round(100 * counters["model_calls"] / max(1, keys), 1),
         counters=counters,
     )
@@ -151,3 +160,5 @@ def print_steady(r: SteadyReport) -> None:
         f" still-valid suggestions replaced {r.replaced}, model calls / 100 keys "
         f"{r.model_calls_per_100:.1f}"
     )
+    for where, shown, text in r.replacements:
+        print(f"    replaced at {where}: shown {shown!r}, then {text!r}")
