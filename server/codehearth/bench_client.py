@@ -11,6 +11,10 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+# Set to a file path: the benchmarked servers log at debug level and their log is
+# appended there (for instance to see which keystrokes re-evaluated their prompt).
+LOG_ENV = "CODEHEARTH_BENCH_LOG"
+
 
 class BenchClient:
     def __init__(self) -> None:
@@ -27,7 +31,12 @@ class BenchClient:
     async def start(
         self, args: argparse.Namespace, init_options: dict[str, Any], extra: list[str] = ()
     ) -> None:
-        cmd = [sys.executable, "-m", "codehearth.cli", "serve", *extra]
+        # The model in the server's own process unless the run asks for the shared
+        # engine (bench --shared starts a private one): one process to measure.
+        mode = [] if "--shared" in extra else ["--in-process"]
+        cmd = [sys.executable, "-m", "codehearth.cli", "serve", *mode, *extra]
+        if LOG_ENV in os.environ:  # where the time goes: the server's debug log, kept
+            cmd += ["--log-level", "debug"]
         for flag, value in (
             ("--manifest", args.manifest),
             ("--model", args.model),
@@ -48,8 +57,15 @@ class BenchClient:
         self.client.initialized(types.InitializedParams())
 
     async def _drain_stderr(self) -> None:
-        while await self.client._server.stderr.read(65536):
-            pass
+        path = os.environ.get(LOG_ENV)
+        sink = open(path, "ab") if path else None  # noqa: SIM115 (open while it runs)
+        try:
+            while chunk := await self.client._server.stderr.read(65536):
+                if sink is not None:
+                    sink.write(chunk)
+        finally:
+            if sink is not None:
+                sink.close()
 
     def open(self, uri: str, text: str, language_id: str) -> None:
         self.versions[uri] = 1

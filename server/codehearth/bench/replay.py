@@ -45,8 +45,10 @@ class Record:
 
     @property
     def answered_from_shown(self) -> bool:
-        """The answer is the shown suggestion less the typed character."""
-        return self.continued and bool(self.answer) and self.answer == self.shown_before[1:]
+        """The answer is the shown suggestion less the typed character, or begins with it
+        (the generation that showed the words it had so far has more now)."""
+        rest = self.shown_before[1:]
+        return self.continued and bool(self.answer) and self.answer.startswith(rest)
 
 
 def _first_text(items: list) -> str:

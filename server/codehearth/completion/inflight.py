@@ -40,6 +40,8 @@ class Flight:
     partial: str = ""
     ctx: CompletionContext | None = None
     waiters: int = 0
+    # It gave an early answer (the words so far, service.py): the editor shows them.
+    answered_early: bool = False
     _orphan_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property
