@@ -61,7 +61,8 @@ class WorkspaceClient(BenchClient):
         return await super().type_and_complete(ks)
 
     async def start(self, args, init_options, extra=()) -> None:
-        cmd = [sys.executable, "-m", "codehearth.cli", "serve", "--log-level", "info"]
+        cmd = [sys.executable, "-m", "codehearth.cli", "serve", "--in-process"]
+        cmd += ["--log-level", "info"]
         if args.model:
             cmd += ["--model", args.model]
         await self.client.start_io(*cmd, env=dict(os.environ))

@@ -81,3 +81,17 @@ def test_frames_come_out_whole_with_their_exact_bytes():
     assert frames[0].message == json.loads(first.split(b"\r\n\r\n", 1)[1])
     assert frames[1].message is not None and frames[1].message["method"] == "b"
     assert frames[2].message is None
+
+
+def test_malformed_ids_and_methods_are_passed_on_untracked():
+    # A fuzzer's request id that is a dict once stopped the relay's editor reader.
+    state = EditorState()
+    assert state.from_editor(_request({"x": 1}, "codehearth/x", {}), connected=True) == "forward"
+    assert state.from_editor(_request([1], "shutdown", None), connected=True) == "forward"
+    assert state.from_editor({"jsonrpc": "2.0", "id": 3, "method": 5}, connected=True) == "forward"
+    assert state.from_editor({"jsonrpc": "2.0", "id": {"a": 1}}, connected=True) == "drop"
+    assert state.from_editor(_request(True, "x/y", {}), connected=True) == "forward"
+    assert state.pending == {}
+    # Well-formed requests are still tracked.
+    assert state.from_editor(_request(7, "textDocument/hover", {}), connected=True) == "forward"
+    assert state.pending == {7: "textDocument/hover"}

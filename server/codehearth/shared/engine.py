@@ -30,6 +30,7 @@ from ..lsp.app import create_server
 from ..lsp.protocol import install_lenient_json
 from ..runtime import HostRegistry, ModelHost
 from ..status import rss_bytes
+from . import editor_log
 from .paths import lock_path, socket_path
 from .report import PsClient, PsModel, PsReport, PsSequence
 from .wire import DEFAULT_PARALLEL, PROTOCOL_VERSION
@@ -152,6 +153,12 @@ class SharedEngine:
         self._idle.set()
         log.info("editor connection %d (relay pid %s) opened", conn.id, conn.relay_pid)
         server.protocol.set_writer(writer)  # type: ignore[arg-type]
+        level = editor_log.parse_level(hello.get("log_level"))
+        token = editor_log.open_connection(
+            asyncio.get_running_loop(),
+            lambda text: server.protocol.notify(editor_log.LOG_NOTIFICATION, {"message": text}),
+            level,
+        )
         try:
             await run_async(
                 stop_event=stop,
@@ -161,6 +168,7 @@ class SharedEngine:
                 error_handler=server.report_server_error,
             )
         finally:
+            editor_log.CURRENT_EDITOR.reset(token)
             self._close(conn, writer)
 
     def _close(self, conn: Connection, writer: asyncio.StreamWriter) -> None:
@@ -230,5 +238,6 @@ def run_engine(idle_timeout: float, parallel: int = DEFAULT_PARALLEL) -> int:
         log.info("a shared engine is already running")
         return 0
     install_lenient_json()
+    editor_log.install(logging.getLogger().level)
     asyncio.run(engine.serve())
     return 0

@@ -11,6 +11,7 @@ and costs a few tens of MB.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -88,6 +89,9 @@ def handshake(sock: socket.socket, options: ServeOptions) -> None:
         "options": options.model_dump(mode="json"),
         "pid": os.getpid(),
         "editor_pid": os.getppid(),
+        # The engine sends back what it logs for this editor at this level
+        # (shared/editor_log.py), as an in-process server would write it.
+        "log_level": logging.getLevelName(logging.getLogger().getEffectiveLevel()),
     }
     sock.sendall((json.dumps(hello) + "\n").encode())
 

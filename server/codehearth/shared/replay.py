@@ -84,18 +84,23 @@ class EditorState:
         """Record an editor message; say whether to forward it, answer it here, or drop it."""
         if message is None:
             return "forward" if connected else "drop"
-        method = message.get("method")
+        method, request_id = message.get("method"), message.get("id")
+        # JSON-RPC ids are numbers or strings; anything else (a fuzzer's dict) is passed
+        # on untracked, for the engine to answer with an error.
+        trackable = isinstance(request_id, int | str) and not isinstance(request_id, bool)
         if method is None:  # an answer to one of the engine's requests
-            request_id = message.get("id")
-            if request_id in self.engine_requests:
+            if trackable and request_id in self.engine_requests:
                 self.engine_requests.discard(request_id)
                 return "forward" if connected else "drop"
             return "drop"
+        if not isinstance(method, str):
+            return "forward" if connected else "drop"
         self._observe(method, message)
         if "id" in message:
             if not connected:
                 return "local"
-            self.pending[message["id"]] = method
+            if trackable:
+                self.pending[request_id] = method
             return "forward"
         return "forward" if connected else "drop"
 

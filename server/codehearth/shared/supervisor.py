@@ -25,6 +25,7 @@ from collections import deque
 from typing import Any, BinaryIO
 
 from ..config import ServeOptions
+from .editor_log import LOG_NOTIFICATION
 from .paths import log_path
 from .relay import EngineUnreachable, connect_or_start, engine_pid, handshake
 from .replay import EditorState
@@ -112,6 +113,8 @@ class Relay:
         reader = FrameReader(sock.recv)
         try:
             while (frame := reader.next()) is not None:
+                if _log_line(frame.message):
+                    continue
                 with self._lock:
                     deliver = self.state.from_engine(frame.message)
                 if deliver:
@@ -274,6 +277,20 @@ def serve_shared(
 ) -> int:
     """`codehearth serve` attached to the shared engine, until the editor goes."""
     return Relay(options, idle_timeout, parallel).run(sys.stdin.buffer, sys.stdout.buffer)
+
+
+def _log_line(message: dict[str, Any] | None) -> bool:
+    """The engine's log for this editor (shared/editor_log.py) goes to this process's
+    stderr, where the editor reads a server's log; it is not an LSP message for it."""
+    if not message or message.get("method") != LOG_NOTIFICATION:
+        return False
+    params = message.get("params")
+    text = params.get("message") if isinstance(params, dict) else None
+    if isinstance(text, str):
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+    return True
 
 
 def _read(fd: int, n: int) -> bytes:
