@@ -82,3 +82,23 @@ def test_levels_parse_with_a_default():
     assert editor_log.parse_level("WARNING") == logging.WARNING
     assert editor_log.parse_level(None) == logging.WARNING
     assert editor_log.parse_level("loud") == logging.WARNING
+
+
+async def test_a_job_run_on_the_worker_thread_logs_for_the_editor_that_asked(forwarder):
+    # Prompt building and generation run on the engine's worker thread, not in the
+    # connection's task: the job carries the asker's context there.
+    import threading
+
+    from codehearth.engine.jobs import Job
+
+    sent: list[str] = []
+    token = editor_log.open_connection(asyncio.get_running_loop(), sent.append, logging.DEBUG)
+    try:
+        job = Job(run=lambda _s, _j: logging.getLogger("codehearth.test.job").debug("in job"))
+    finally:
+        editor_log.CURRENT_EDITOR.reset(token)
+    worker = threading.Thread(target=job.context.run, args=(job.run, None, job))
+    worker.start()
+    worker.join()
+    await asyncio.sleep(0.05)
+    assert any("in job" in line for line in sent), sent

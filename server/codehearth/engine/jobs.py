@@ -3,6 +3,7 @@ exceptions a job or a submitter may see."""
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import threading
 import time
@@ -54,6 +55,9 @@ class Job:
     superseded: bool = False
     # The editor connection that asked; its jobs end when it goes (Engine.release).
     owner: str | None = None
+    # The asker's context variables, which the job runs in on the worker thread: what it
+    # logs is that editor's (the shared engine sends it back, shared/editor_log.py).
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
     # Set by the engine: True while a more urgent job waits (a keystroke behind a chat).
     urgent_waiting: Callable[[], bool] = field(default=lambda: False)

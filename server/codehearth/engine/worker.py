@@ -352,7 +352,7 @@ class Engine:
             bind = getattr(session, "bind_job", None)
             if bind is not None:  # a parallel session schedules by priority and editor
                 bind(job.priority, job.owner)
-            result = job.run(session, job)
+            result = job.context.run(job.run, session, job)
         except Requeue:
             with self._lock:
                 if not self._stopping and not job.is_cancelled():
