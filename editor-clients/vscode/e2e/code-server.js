@@ -109,7 +109,8 @@ async function until(what, fn, timeoutMs, everyMs = 250) {
  * Typing along, accept word and the completion menu (issue 14): on the empty line between
  * the two functions, a suggestion; typing its first character must leave its rest in
  * place (VS Code trims it, the server answers the next request with the same rest from
- * its cache: never a different suggestion); Ctrl+Right (accept next word) inserts one
+ * its cache, or more of it when an early answer's generation went on: never a different
+ * suggestion); Ctrl+Right (accept next word) inserts one
  * word and the rest stays; with the suggest widget open (Ctrl+Space on a typed `fi`),
  * ghost text, when shown, must extend the selected item (selectedCompletionInfo).
  */
@@ -133,7 +134,8 @@ async function typingAlong(page, goTo, palette, ghostSel) {
       .catch(() => null);
     await sleep(1200); // the request for the new state has been answered by now
     along.after_1s = await ghostText();
-    along.kept = along.after_1s === shown.slice(1);
+    // The same rest, or more of it (an early answer's generation went on): never other text.
+    along.kept = along.after_1s.startsWith(shown.slice(1));
     // Accept the next word (VS Code's Ctrl+Right while a suggestion is shown).
     const before = await lineText(13);
     await page.keyboard.press('Control+ArrowRight');
@@ -141,7 +143,7 @@ async function typingAlong(page, goTo, palette, ghostSel) {
     along.line_after_word = await lineText(13);
     along.word = along.line_after_word.startsWith(before) ? along.line_after_word.slice(before.length) : null;
     along.ghost_after_word = await ghostText();
-    along.rest_kept = along.word !== null && along.ghost_after_word === shown.slice(1).slice(along.word.length);
+    along.rest_kept = along.word !== null && along.ghost_after_word.startsWith(along.after_1s.slice(along.word.length));
   }
   note('typing-along', along);
   if (along.kept === false || along.rest_kept === false) {
