@@ -40,8 +40,9 @@ class Flight:
     partial: str = ""
     ctx: CompletionContext | None = None
     waiters: int = 0
-    # It gave an early answer (the words so far, service.py): the editor shows them.
-    answered_early: bool = False
+    # It answered with its text so far (an early answer or a ride, service.py): the
+    # editor shows a part of it, and typing along that part needs no more waiting.
+    shown_partial: bool = False
     _orphan_timer: asyncio.TimerHandle | None = field(default=None, repr=False)
 
     @property

@@ -152,13 +152,14 @@ class CompletionService:
         than the model: after RIDE_WAIT_S it is answered with the text so far (the
         generation goes on, into the cache, for the keys that follow), so a suggestion is
         on screen before the next key instead of none at all. When the editor already
-        shows an early answer of this flight, typing along it is answered at once."""
-        result = await self._wait(flight, 0.0 if flight.answered_early else RIDE_WAIT_S)
+        shows a part of this flight's text, typing along it is answered at once."""
+        result = await self._wait(flight, 0.0 if flight.shown_partial else RIDE_WAIT_S)
         if result is _PENDING:
             so_far = whole_words(flight.shown_so_far())
             if so_far.startswith(typed) and so_far[len(typed) :].strip():
                 multiline = flight.ctx is not None and flight.ctx.multiline
                 result = CompletionResult(items=[so_far], multiline=multiline)
+                flight.shown_partial = True
             else:
                 result = await self._wait(flight)
         if not isinstance(result, CompletionResult) or not result.items:
@@ -210,7 +211,7 @@ class CompletionService:
         if not words.strip():
             return None
         self.engine.counters.early_answers += 1
-        flight.answered_early = True
+        flight.shown_partial = True
         multiline = flight.ctx is not None and flight.ctx.multiline
         return CompletionResult(
             items=[words],
