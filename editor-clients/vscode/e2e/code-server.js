@@ -143,7 +143,10 @@ async function typingAlong(page, goTo, palette, ghostSel) {
     along.line_after_word = await lineText(13);
     along.word = along.line_after_word.startsWith(before) ? along.line_after_word.slice(before.length) : null;
     along.ghost_after_word = await ghostText();
-    along.rest_kept = along.word !== null && along.ghost_after_word.startsWith(along.after_1s.slice(along.word.length));
+    // The word was accepted: what is still shown is the tail of what was (the line's text
+    // as rendered includes the ghost text, so the accepted word is read off the ghost).
+    along.accepted = along.ghost_after_word.length < along.after_1s.length;
+    along.rest_kept = along.accepted && along.after_1s.endsWith(along.ghost_after_word);
   }
   note('typing-along', along);
   if (along.kept === false || along.rest_kept === false) {
