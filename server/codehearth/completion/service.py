@@ -190,9 +190,9 @@ class CompletionService:
         early_s = self.settings.early_answer_ms / 1000 if early else 0.0
         result = await self._wait(flight, early_s or None)
         if result is _PENDING:
-            early = self._early(flight, started)
-            if early is not None:
-                return early
+            partial = self._early(flight, started)
+            if partial is not None:
+                return partial
             result = await self._wait(flight)
         if result is None:
             return CompletionResult(items=[], superseded=flight.job.superseded)
