@@ -48,6 +48,19 @@ def initialize_params(editor: str, init_options: dict[str, Any] | None) -> types
         initialization_options=init_options,
     )
 
+# initializationOptions for tests that need a generation still running: a block at every
+# position, thousands of tokens, sampled hot so the model does not end its turn early,
+# and no time budget.
+LONG_GENERATION = {
+    "completion": {
+        "multiline": "always",
+        "maxTokensMulti": 4096,
+        "temperature": 1.5,
+        "timeBudgetMs": 0,
+        "firstTimeBudgetMs": 0,
+    }
+}
+
 
 class CheckedProtocol(pytest_lsp.LanguageClientProtocol):
     """pytest-lsp's protocol, keeping its spec warnings (a server message the declared

@@ -9,7 +9,6 @@ deaths within a minute stop the restarts with a message that says so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -36,15 +35,10 @@ B_TEXT = "class Stack:\n    def __init__(self):\n        self.items = []\n\n"
 
 
 @pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A private runtime dir (so a private engine); every engine it had is killed after."""
-    path = tmp_path / "run"
-    monkeypatch.setenv("CODEHEARTH_RUNTIME_DIR", str(path))
-    yield path
-    lock = path / "engine.lock"
-    if lock.exists() and (pid := lock.read_text().strip()).isdigit():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGKILL)
+def runtime_dir(private_runtime_dir: Path) -> Path:
+    """This test's own runtime dir (tests/e2e/conftest.py): a private engine, every engine
+    it had killed after the test."""
+    return private_runtime_dir
 
 
 async def _editor() -> ServerSession:

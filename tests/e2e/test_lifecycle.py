@@ -17,22 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .harness import LONG_GENERATION
 from .raw_client import RawLspClient
 
 EXIT_BOUND_S = 3.0
 QUICK = {"completion": {"maxTokensSingle": 4, "maxTokensMulti": 4, "temperature": 0}}
-# Long generations: a block at every position, thousands of tokens, sampled hot so the model
-# does not end its turn early.
-LONG = {
-    "completion": {
-        "multiline": "always",
-        "maxTokensMulti": 4096,
-        "temperature": 1.5,
-        # No time budget: these tests need a generation that is still running.
-        "timeBudgetMs": 0,
-        "firstTimeBudgetMs": 0,
-    }
-}
+LONG = LONG_GENERATION
 INLINE = "textDocument/inlineCompletion"
 
 

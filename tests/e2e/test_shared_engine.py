@@ -7,10 +7,8 @@ private to it, and kills that engine at the end whatever happened.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import socket
 import stat
 import subprocess
@@ -20,30 +18,18 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ServerSession, items_of
+from .harness import LONG_GENERATION, ServerSession, items_of
 
 DATA = Path(__file__).parent.parent / "data"
 QUICK = {"completion": {"temperature": 0.0, "maxTokensSingle": 8}}
-LONG = {
-    "completion": {
-        "multiline": "always",
-        "maxTokensMulti": 4096,
-        "temperature": 1.5,
-        "timeBudgetMs": 0,
-        "firstTimeBudgetMs": 0,
-    }
-}
+LONG = LONG_GENERATION
 
 
 @pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    path = tmp_path / "run"
-    monkeypatch.setenv("CODEHEARTH_RUNTIME_DIR", str(path))
-    yield path
-    lock = path / "engine.lock"
-    if lock.exists() and (pid := lock.read_text().strip()).isdigit():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGKILL)
+def runtime_dir(private_runtime_dir: Path) -> Path:
+    """This test's own runtime dir (tests/e2e/conftest.py): a private engine, every engine
+    started under it killed after the test."""
+    return private_runtime_dir
 
 
 def _ps(runtime_dir: Path) -> dict | None:
