@@ -15,6 +15,7 @@ the last waiter to leave gives it a short grace before it is cancelled.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 # How long a generation nobody waits for keeps running, for the next keystroke to ride on
 # it (VS Code cancels the last request before it sends the next one).
 ORPHAN_GRACE_S = 0.25
+_WORD_TAIL = re.compile(r"\w+$")
 
 
 @dataclass
@@ -64,6 +66,14 @@ class Flight:
         if ctx is None or not partial:
             return ""
         return clean_suggestion(partial, ctx) or ""
+
+    def words_so_far(self) -> str:
+        """The shown text so far without a word it may still be in the middle of."""
+        return _WORD_TAIL.sub("", self.shown_so_far())
+
+    @property
+    def multiline(self) -> bool:
+        return self.ctx is not None and self.ctx.multiline
 
     def typed_since(self, state: CursorState) -> int | None:
         """How many characters were typed along since the flight started, when `state`

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -155,10 +154,9 @@ class CompletionService:
         shows a part of this flight's text, typing along it is answered at once."""
         result = await self._wait(flight, 0.0 if flight.shown_partial else RIDE_WAIT_S)
         if result is _PENDING:
-            so_far = whole_words(flight.shown_so_far())
+            so_far = flight.words_so_far()
             if so_far.startswith(typed) and so_far[len(typed) :].strip():
-                multiline = flight.ctx is not None and flight.ctx.multiline
-                result = CompletionResult(items=[so_far], multiline=multiline)
+                result = CompletionResult(items=[so_far], multiline=flight.multiline)
                 flight.shown_partial = True
             else:
                 result = await self._wait(flight)
@@ -207,15 +205,14 @@ class CompletionService:
         longer one after it: the whole words generated so far (a word still being
         generated may end otherwise). The generation goes on into the cache, and the keys
         that type along it are answered from there. None when no whole word is there yet."""
-        words = whole_words(flight.shown_so_far())
+        words = flight.words_so_far()
         if not words.strip():
             return None
         self.engine.counters.early_answers += 1
         flight.shown_partial = True
-        multiline = flight.ctx is not None and flight.ctx.multiline
         return CompletionResult(
             items=[words],
-            multiline=multiline,
+            multiline=flight.multiline,
             source="in-flight",
             latency_ms=(time.perf_counter() - started) * 1000,
         )
@@ -330,14 +327,6 @@ def _source(flight: Flight):
 def _retrieve(future: asyncio.Future) -> None:
     if not future.cancelled():
         future.exception()
-
-
-_WORD_TAIL = re.compile(r"\w+$")
-
-
-def whole_words(text: str) -> str:
-    """`text` without a word it may still be in the middle of (a generation running)."""
-    return _WORD_TAIL.sub("", text)
 
 
 def _gated(state: CursorState, max_line_suffix: int) -> bool:
