@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from ..conftest import SMOLLM2
-from .harness import execute, items_of
+from .harness import execute, items_of, wait_for
 
 DATA = Path(__file__).parent.parent / "data"
 
@@ -61,6 +61,8 @@ async def test_broken_model_file_is_reported_and_server_keeps_serving(
     status = await session.wait_state("ready", timeout=60)
     assert status["state"] == "error", status
     assert reason in status["error"] and model.name in status["error"], status["error"]
+    # The status push and the message are sent from different threads: either may come first.
+    await wait_for(lambda: any(m.type == types.MessageType.Error for m in session.messages))
     errors = [m for m in session.messages if m.type == types.MessageType.Error]
     assert len(errors) == 1 and reason in errors[0].message, session.messages
 
