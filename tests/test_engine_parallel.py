@@ -129,12 +129,13 @@ def test_each_slot_keeps_its_own_prefix_and_the_least_recently_used_is_evicted(t
         eng.shutdown()
 
 
-def test_each_sequence_has_its_share_of_the_context(tiny: Path):
-    eng = _engine(tiny, n_seq=2, n_ctx=1024)
+def test_each_sequence_has_the_whole_configured_window(tiny: Path):
+    eng = _engine(tiny, n_seq=2, n_ctx=512)
     try:
         session = _session(eng)
+        # The configured window per sequence, as in-process: the context holds two.
         assert session.n_ctx == 512 and session.mctx.n_ctx == 1024
-        # Two ~260-token prompts fit side by side; a prompt beyond a share does not run.
+        # Two ~260-token prompts fit side by side; a prompt beyond a window does not run.
         for prompt, slot in ((CODE_A, "a"), (CODE_B, "b")):
             assert eng.submit(_job(prompt, slot, 4)).result(60)[1].stop_reason == "length"
         _, stats = eng.submit(_job(CODE_A * 3, "c", 4)).result(60)

@@ -135,7 +135,10 @@ class ModelHost:
     def start_engine(self, path: Path) -> None:
         assert self.entry is not None
         n_ctx = self.options.context or self.entry.context
-        self.layers = decide_layers(self.entry, path, n_ctx, self.options.n_gpu_layers)
+        # The shared engine's context holds one window per sequence (engine/parallel.py):
+        # the planner must fit all of their KV.
+        kv_tokens = n_ctx * self.n_seq
+        self.layers = decide_layers(self.entry, path, kv_tokens, self.options.n_gpu_layers)
         log.info("%s", self.layers.summary)
         config = EngineConfig(
             model_name=self.entry.name,

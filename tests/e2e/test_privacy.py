@@ -1,20 +1,28 @@
 """Privacy: the server talks to nobody but the editor, and user code stays out of its logs.
 
-The server runs under a wrapper that installs a Python audit hook (sys.addaudithook) before
-codehearth is imported; the hook appends every network event (connect, bind, getaddrinfo,
-sendto) and every process spawn to a file. Audit hooks see what Python code does (sockets
-made by the standard library, httpx, huggingface_hub...), not what native code does on its
-own sockets; llama.cpp opens none.
+Every Python process of the server (the editor's `serve` and, by default, the shared
+engine it starts) runs with a `sitecustomize` on its path that installs a Python audit
+hook (sys.addaudithook) before codehearth is imported; the hook appends every network
+event (connect, bind, getaddrinfo, sendto) and every process spawn to a file, with its
+PID. Audit hooks see what Python code does (sockets made by the standard library, httpx,
+huggingface_hub...), not what native code does on its own sockets; llama.cpp opens none.
+
+The one local plumbing allowed is the shared engine's: its Unix socket inside the
+user's private runtime directory, and the spawn of `codehearth engine` itself.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import pytest
 
 from ..conftest import SMOLLM2
 from ..hub_server import FakeHub
@@ -25,10 +33,10 @@ AUDIT_ENV = "CODEHEARTH_TEST_AUDIT_LOG"
 NETWORK = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.sendto")
 SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
 
-# Run as `python -c WRAPPER serve ARGS...`: the hook is in place before codehearth loads.
-WRAPPER = f"""
+# Imported by every Python process started with it on PYTHONPATH, before anything else.
+SITECUSTOMIZE = f"""
 import os, sys
-_log = os.environ[{AUDIT_ENV!r}]
+_log = os.environ.get({AUDIT_ENV!r})
 _watch = {NETWORK + SPAWN!r}
 
 def _hook(event, args):
@@ -36,12 +44,15 @@ def _hook(event, args):
         if event.startswith("socket.") and event != "socket.getaddrinfo":
             args = args[1:]  # the socket object itself
         with open(_log, "a", encoding="utf-8") as f:
-            f.write(repr((event, tuple(repr(a) for a in args))) + "\\n")
+            f.write(repr((os.getpid(), event, tuple(repr(a) for a in args))) + "\\n")
 
-sys.addaudithook(_hook)
-from codehearth.cli import main
-sys.exit(main(sys.argv[1:]))
+if _log:
+    sys.addaudithook(_hook)
 """
+
+# How a server is started in each mode the tests audit: the default attaches to the
+# shared engine (a second process), --in-process is one process.
+MODES = {"shared": (), "in-process": ("--in-process",)}
 
 INIT = {"completion": {"temperature": 0.0, "maxTokensSingle": 8, "maxTokensMulti": 16}}
 QUICK = {"max_tokens": 12, "temperature": 0.0}
@@ -49,25 +60,46 @@ ASSIST = ("codehearth.explain", "codehearth.chat", "codehearth.review")
 
 
 class AuditedSession(ServerSession):
-    """ServerSession with the audit wrapper in place of `-m codehearth.cli`."""
+    """ServerSession whose processes (and the engine they start) run under the hook."""
 
     def __init__(self, audit_log: Path) -> None:
         super().__init__()
         self.audit_log = audit_log
-
-    def server_command(self) -> list[str]:
-        return [sys.executable, "-c", WRAPPER]
+        self.site = audit_log.parent / "audit-site"
+        self.site.mkdir(exist_ok=True)
+        (self.site / "sitecustomize.py").write_text(SITECUSTOMIZE, encoding="utf-8")
 
     def server_env(self, env: dict[str, str] | None) -> dict[str, str]:
-        return {**super().server_env(env), AUDIT_ENV: str(self.audit_log)}
+        merged = super().server_env(env)
+        path = os.pathsep.join(p for p in (str(self.site), merged.get("PYTHONPATH")) if p)
+        return {**merged, "PYTHONPATH": path, AUDIT_ENV: str(self.audit_log)}
 
-    def events(self) -> list[tuple[str, tuple[str, ...]]]:
+    def all_events(self) -> list[tuple[int, str, tuple[str, ...]]]:
         if not self.audit_log.exists():
             return []
-        import ast
-
         lines = self.audit_log.read_text(encoding="utf-8").splitlines()
         return [ast.literal_eval(line) for line in lines]
+
+    def events(self) -> list[tuple[str, tuple[str, ...]]]:
+        """What any of the server's processes did, less the shared engine's plumbing."""
+        return [(event, args) for _, event, args in self.all_events() if not _plumbing(event, args)]
+
+    def engine_was_audited(self) -> bool:
+        """Whether a second process (the engine) ran under the hook: it binds its socket."""
+        return any(e == "socket.bind" and _plumbing(e, a) for _, e, a in self.all_events())
+
+
+def _plumbing(event: str, args: tuple[str, ...]) -> bool:
+    """The relay and the shared engine on the engine's Unix socket in the private runtime
+    directory, and the relay starting `codehearth engine`."""
+    runtime = os.environ["CODEHEARTH_RUNTIME_DIR"]
+    if event in ("socket.connect", "socket.bind") and args:
+        address = ast.literal_eval(args[0])
+        return isinstance(address, str) and Path(address).parent == Path(runtime)
+    if event == "subprocess.Popen" and len(args) > 1:
+        command = ast.literal_eval(args[1])
+        return list(command[:4]) == [sys.executable, "-m", "codehearth.cli", "engine"]
+    return False
 
 
 def _commands(session: ServerSession) -> list[str]:
@@ -123,24 +155,27 @@ async def _full_session(session: AuditedSession, secret: str) -> list[str]:
     return used
 
 
-async def test_a_full_session_opens_no_connection(tmp_path):
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_full_session_opens_no_connection(tmp_path, mode):
     session = AuditedSession(tmp_path / "audit.log")
     secret = f"Ledger_{uuid.uuid4().hex[:12]}"
     try:
-        await session.start("--log-level", "debug", init_options=INIT)
+        await session.start(*MODES[mode], "--log-level", "debug", init_options=INIT)
         used = await _full_session(session, secret)
         print(f"\nassist commands exercised: {used or 'none advertised'}")
     finally:
         await session.stop()
     assert session.process.returncode == 0
     assert session.events() == []
+    assert session.engine_was_audited() == (mode == "shared")
 
 
-async def test_user_code_stays_out_of_logs_at_debug_level(tmp_path):
+@pytest.mark.parametrize("mode", MODES)
+async def test_user_code_stays_out_of_logs_at_debug_level(tmp_path, mode, private_runtime_dir):
     session = AuditedSession(tmp_path / "audit.log")
     secret = f"Ledger_{uuid.uuid4().hex[:12]}"
     try:
-        await session.start("--log-level", "debug", init_options=INIT)
+        await session.start(*MODES[mode], "--log-level", "debug", init_options=INIT)
         await _full_session(session, secret)
     finally:
         await session.stop()
@@ -148,6 +183,10 @@ async def test_user_code_stays_out_of_logs_at_debug_level(tmp_path):
     assert "DEBUG" in stderr, "the server did not log at debug level: the check means nothing"
     assert secret not in stderr
     assert all(secret not in m.message for m in session.log_messages)
+    engine_log = private_runtime_dir / "engine.log"  # the shared engine's own log
+    assert engine_log.exists() == (mode == "shared")
+    if engine_log.exists():
+        assert secret not in engine_log.read_text(encoding="utf-8", errors="replace")
 
 
 async def test_malformed_messages_keep_code_out_of_logs():

@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # Whether a plain `codehearth serve` (stdio) attaches to the shared engine. The relay
 # survives the engine (shared/supervisor.py) and decodes editors side by side; kept off
 # by default until the suite runs against it (CODEHEARTH_SHARED=1 turns it on per user).
-SHARED_BY_DEFAULT = False
+SHARED_BY_DEFAULT = True
 
 
 def _use_shared_engine(args: argparse.Namespace) -> bool:

@@ -44,10 +44,17 @@ class ParallelSession(ModelSession):
     def __init__(self, config: EngineConfig) -> None:
         super().__init__(config)
         llm = self._llm
+        # Every sequence gets the window the user configured (capped at what the model
+        # was trained on), so a completion or a chat sees the same context as in-process:
+        # the context holds n_seq such windows, as Ollama sizes num_ctx x NUM_PARALLEL
+        # (llama-server's -c is split by -np instead, which would leave a quarter).
+        window = config.n_ctx
+        if self.n_ctx_train > 0:
+            window = min(window, self.n_ctx_train)
         try:
             self.mctx = MultiContext(
                 llm.model,
-                n_ctx=config.n_ctx,
+                n_ctx=window * config.n_seq,
                 n_seq=config.n_seq,
                 n_batch=config.n_batch,
                 n_threads=self.threads,
@@ -56,8 +63,7 @@ class ParallelSession(ModelSession):
             # The engine retries with fewer GPU layers: this copy of the model must go.
             llm.close()
             raise
-        # A sequence's window: its share of the context's cells (as llama-server's -c
-        # split by -np), never more than the model was trained on.
+        # A sequence's window: its share of the context's cells (llama.cpp may pad it).
         allocated = self.mctx.n_ctx_seq
         trained = self.n_ctx_train
         self.n_ctx = min(allocated, trained) if trained > 0 else allocated

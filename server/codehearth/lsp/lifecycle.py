@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from pathlib import Path
 
 from lsprotocol import types
 from pydantic import ValidationError
 
 from ..config import InitOptions
+from ..processes import process_alive, watchable
 from ..runtime import Runtime
 from .loading import download_then_load, watch_load
 from .server import CodehearthServer
@@ -97,29 +97,16 @@ def workspace_folders(params: types.InitializeParams) -> list[str]:
 def watch_editor_process(ls: CodehearthServer, pid: int) -> None:
     """LSP processId: when the editor process is gone, exit even if the pipes stay open
     (an orphaned helper may hold them)."""
-    if os.name != "posix" or pid == os.getpid():
-        return  # os.kill(pid, 0) would terminate the process on Windows
-    if not _alive(pid):
-        # Another PID namespace (the editor outside a container): we cannot watch it.
+    if not watchable(pid):
         log.info("editor process %d is not visible from here; not watching it", pid)
         return
 
     async def watch() -> None:
-        while _alive(pid):
+        while process_alive(pid):
             await asyncio.sleep(PROCESS_POLL_S)
         ls.leave(0, f"editor process {pid} is gone")
 
     ls.process_watch = asyncio.ensure_future(watch())
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def start_status_push(ls: CodehearthServer) -> None:

@@ -25,6 +25,7 @@ from collections import deque
 from typing import Any, BinaryIO
 
 from ..config import ServeOptions
+from ..processes import process_alive, watchable
 from .editor_log import LOG_NOTIFICATION
 from .paths import log_path
 from .relay import EngineUnreachable, connect_or_start, engine_pid, handshake
@@ -37,6 +38,7 @@ CRASH_LOOP_DEATHS = 3
 CRASH_LOOP_WINDOW_S = 60.0
 STATUS_NOTIFICATION = "codehearth/status"
 STATUS_COMMAND = "codehearth.status"
+PROCESS_POLL_S = 0.5
 
 
 class Relay:
@@ -135,6 +137,8 @@ class Relay:
             with self._lock:
                 sock = self._sock
                 route = self.state.from_editor(frame.message, connected=sock is not None)
+            if frame.message is not None and frame.message.get("method") == "initialize":
+                self._watch_editor_process(frame.message)
             if route == "forward" and sock is not None:
                 try:
                     with self._send_lock:
@@ -153,6 +157,26 @@ class Relay:
             self._leave(0)
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
+
+    def _watch_editor_process(self, initialize: dict[str, Any]) -> None:
+        """LSP processId: when the editor process is gone, leave even if the pipes stay
+        open (an orphaned helper may hold them). The engine cannot do it for us: it would
+        only close this editor's connection, which looks like the engine dying."""
+        params = initialize.get("params")
+        pid = params.get("processId") if isinstance(params, dict) else None
+        if not isinstance(pid, int) or isinstance(pid, bool) or pid == os.getppid():
+            return  # the parent is watched anyway (_exit_with_editor)
+        if not watchable(pid):
+            log.info("editor process %d is not visible from here; not watching it", pid)
+            return
+
+        def watch() -> None:
+            while process_alive(pid):
+                time.sleep(PROCESS_POLL_S)
+            log.info("editor process %d is gone", pid)
+            self._leave(0)
+
+        threading.Thread(target=watch, name="codehearth-editor-pid", daemon=True).start()
 
     def _answer_locally(self, message: dict[str, Any]) -> None:
         """A request while no engine is there."""
