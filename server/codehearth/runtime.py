@@ -26,7 +26,7 @@ from .context.documents import DocumentStore
 from .context.project import ProjectContext
 from .engine.types import EngineConfig
 from .engine.worker import Engine
-from .gpu.apply import LayerDecision, decide_layers
+from .gpu.apply import LayerDecision, decide_sequences
 from .models.manifest import Manifest, ManifestError, ModelEntry, load_manifest
 from .models.resolve import ModelNotFound, resolve_model_path
 
@@ -136,9 +136,10 @@ class ModelHost:
         assert self.entry is not None
         n_ctx = self.options.context or self.entry.context
         # The shared engine's context holds one window per sequence (engine/parallel.py):
-        # the planner must fit all of their KV.
-        kv_tokens = n_ctx * self.n_seq
-        self.layers = decide_layers(self.entry, path, kv_tokens, self.options.n_gpu_layers)
+        # the planner fits all of their KV, with fewer sequences if need be.
+        n_seq, self.layers = decide_sequences(
+            self.entry, path, n_ctx, self.n_seq, self.options.n_gpu_layers
+        )
         log.info("%s", self.layers.summary)
         config = EngineConfig(
             model_name=self.entry.name,
@@ -148,7 +149,7 @@ class ModelHost:
             fallback_layers=self.layers.fallbacks,
             n_threads=self.options.n_threads,
             fim=self.entry.fim,
-            n_seq=self.n_seq,
+            n_seq=n_seq,
         )
         self.engine = Engine(config)
         self.engine.listeners.append(self.changed)

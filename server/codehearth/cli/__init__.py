@@ -57,9 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-# Whether a plain `codehearth serve` (stdio) attaches to the shared engine. The relay
-# survives the engine (shared/supervisor.py) and decodes editors side by side; kept off
-# by default until the suite runs against it (CODEHEARTH_SHARED=1 turns it on per user).
+# Whether a plain `codehearth serve` (stdio) attaches to the shared engine: one resident
+# model for every window, decoded side by side, and a relay that survives the engine
+# (shared/supervisor.py). CODEHEARTH_SHARED=0 or --in-process opt out.
 SHARED_BY_DEFAULT = True
 
 
@@ -157,19 +157,19 @@ def _add_serve(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "--shared",
         action="store_true",
         help="use the user's shared engine (one resident model for all editors; "
-        "started if not running). Also: CODEHEARTH_SHARED=1",
+        "started if not running): the default, unless CODEHEARTH_SHARED=0",
     )
     serve.add_argument(
         "--in-process",
         action="store_true",
-        help="load the model in this process, whatever CODEHEARTH_SHARED says "
-        "(one editor, one model, as before the shared engine)",
+        help="load the model in this process instead of the shared engine "
+        "(one editor, one model), whatever CODEHEARTH_SHARED says",
     )
     serve.add_argument(
         "--idle-timeout",
         type=float,
         default=300.0,
-        help="with --shared: seconds a started engine stays up with no editor (default 300)",
+        help="seconds a shared engine this starts stays up with no editor (default 300)",
     )
     _add_parallel(serve)
     serve.set_defaults(func=cmd_serve)
@@ -184,8 +184,8 @@ def _add_parallel(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_PARALLEL,
         metavar="N",
         help="sequences the shared engine decodes together per model (its editors' "
-        "completions and chats; the context is split among them, as llama-server's -np). "
-        f"Default {DEFAULT_PARALLEL}; takes effect when this starts the engine",
+        "completions and chats; each has the whole --context, so the KV cache holds N "
+        f"of them). Default {DEFAULT_PARALLEL}; takes effect when this starts the engine",
     )
 
 

@@ -53,3 +53,27 @@ def decide_layers(
         summary=plan.summary(),
         plan=plan,
     )
+
+
+def decide_sequences(
+    entry: ModelEntry, model_path: Path, n_ctx: int, n_seq: int, override: int | None
+) -> tuple[int, LayerDecision]:
+    """The shared engine gives each of its `n_seq` sequences the whole `n_ctx` window
+    (engine/parallel.py), so its KV cache is n_seq times one. Where that would push layers
+    off the GPU that one window leaves on it, decode fewer sequences (halving, down to
+    one) rather than run slower: layers on the GPU matter more than parallel windows."""
+    decision = decide_layers(entry, model_path, n_ctx * n_seq, override)
+    if n_seq == 1 or override is not None or decision.plan is None:
+        return n_seq, decision
+    alone = decide_layers(entry, model_path, n_ctx, override)
+    wanted = n_seq
+    while n_seq > 1 and decision.n_gpu_layers < alone.n_gpu_layers:
+        n_seq //= 2
+        decision = alone if n_seq == 1 else decide_layers(entry, model_path, n_ctx * n_seq, None)
+    if n_seq < wanted:
+        log.warning(
+            "%s: %d sequences of %d tokens would not leave %d layers on the GPU; "
+            "the shared engine decodes %d side by side",
+            entry.name, wanted, n_ctx, alone.n_gpu_layers, n_seq,
+        )  # fmt: skip
+    return n_seq, decision

@@ -162,7 +162,7 @@ class SharedEngine:
         try:
             await run_async(
                 stop_event=stop,
-                reader=reader,
+                reader=_YieldingReader(reader),
                 protocol=server.protocol,
                 logger=log,
                 error_handler=server.report_server_error,
@@ -228,6 +228,29 @@ class SharedEngine:
 def _process_vram() -> int | None:
     usage = process_vram_bytes(os.getpid())
     return sum(usage.values()) if usage else None
+
+
+class _YieldingReader:
+    """The connection's stream for pygls's reader loop, giving way after every line.
+
+    A StreamReader with buffered data returns without suspending, so a burst of
+    messages (a didOpen, a request, the next didChange) was handled back to back, and a
+    request's handler task first ran after the later edits: it saw a document newer
+    than the one it was asked about. In-process, pygls reads stdin in a thread and
+    yields at every line. Giving way here lets each request's handler take its snapshot
+    of the documents (and check its position) before the next message is handled, and
+    lets other editors' connections run between one editor's messages."""
+
+    def __init__(self, reader: asyncio.StreamReader) -> None:
+        self._reader = reader
+
+    async def readline(self) -> bytes:
+        line = await self._reader.readline()
+        await asyncio.sleep(0)
+        return line
+
+    async def readexactly(self, n: int) -> bytes:
+        return await self._reader.readexactly(n)
 
 
 def run_engine(idle_timeout: float, parallel: int = DEFAULT_PARALLEL) -> int:
