@@ -12,9 +12,9 @@ keystroke, waiting for each answer) in four set-ups, one after the other in each
   per second are reported.
 
 Every keystroke asks the model (the suggestion cache and the other ways of answering
-without it are off). The shared engine splits its context among its sequences, so it is given
-`--context` x `--parallel` cells: each sequence then has the window a private server
-has, and the prompts are the same size. Ratios of p50 and p95 against the one-editor
+without it are off). Each of the shared engine's sequences has the `--context` window a
+private server has (the engine holds `--parallel` of them), so the prompts are the same
+size. Ratios of p50 and p95 against the one-editor
 baseline are taken within each repeat; median and spread over the repeats.
 
     python benchmarks/parallel_typing.py --repeats 3 [--keystrokes 120] [--json out.json]
@@ -43,7 +43,6 @@ from lsprotocol import types  # noqa: E402
 from codehearth.bench.common import BEFORE, fixed_init, resolve_files  # noqa: E402
 from codehearth.bench.replay import replay_server  # noqa: E402
 from codehearth.bench_client import BenchClient  # noqa: E402
-from codehearth.shared.wire import DEFAULT_PARALLEL  # noqa: E402
 
 FILES = ["textwrap.py", "json/decoder.py"]
 STORY = (
@@ -62,9 +61,8 @@ def every_keystroke(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def bench_args(args: argparse.Namespace, clients: int, shared: bool) -> argparse.Namespace:
-    context = args.context * (DEFAULT_PARALLEL if shared else 1)
     return argparse.Namespace(
-        clients=clients, shared=shared, manifest=None, model=None, context=context,
+        clients=clients, shared=shared, manifest=None, model=None, context=args.context,
         n_threads=args.threads, start_line=args.start_line, keystrokes=args.keystrokes,
         max_tokens=16, lines_before=128, lines_after=32,
     )  # fmt: skip

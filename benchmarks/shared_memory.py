@@ -3,7 +3,7 @@
 Each editor is a real `codehearth serve` over stdio that opens a file and gets one
 completion, so its model is loaded and its KV cache used. In-process, every server holds
 its own model and cache; shared, every editor's process is a small relay and one engine
-holds the model once (its context split among `--parallel` sequences). Reported: the
+holds the model once, with a KV window for each of its `--parallel` sequences. Reported: the
 resident memory (VmRSS) of every process involved, summed, with the default settings,
 and the window a completion gets in each (n_ctx per sequence). Repeats: median, spread.
 

@@ -206,7 +206,9 @@ def storm_text(n: int) -> str:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     init = json.loads(args.init)
     client = Client()
-    await client.start(args.serve_args)
+    # The model in the measured process unless the run asks for the shared engine.
+    chosen = {"--shared", "--in-process"} & set(args.serve_args)
+    await client.start(args.serve_args if chosen else ["--in-process", *args.serve_args])
     assert client.proc is not None
     pid = client.proc.pid
     try:
