@@ -211,3 +211,32 @@ async def test_in_process_keeps_the_model_in_the_editors_server(runtime_dir: Pat
         await private.stop()
     # shutdown, then exit: both end with status 0, the relay as the server it stands for.
     assert shared.process.returncode == private.process.returncode == 0
+
+
+async def test_a_plain_serve_without_a_usable_engine_serves_in_process(tmp_path: Path):
+    """The default must never leave the editor without a server: a runtime directory whose
+    socket path is too long for a Unix socket (108 bytes) makes `serve` load the model
+    itself; an explicit --shared says why it cannot and exits at once."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    env = {"CODEHEARTH_RUNTIME_DIR": str(deep)}
+    plain = ServerSession()
+    await plain.start(init_options=QUICK, env=env)
+    try:
+        status = await plain.wait_state("ready")
+        assert status["engine"] == {"kind": "in-process", "pid": plain.process.pid}
+        uri = plain.open_file(DATA / "inventory.py")
+        items_of(await plain.complete(uri, 1, 0))
+    finally:
+        await plain.stop()
+    assert plain.process.returncode == 0
+    assert "serving in-process" in plain.stderr.decode(errors="replace")
+
+    started = time.monotonic()
+    explicit = subprocess.run(
+        [sys.executable, "-m", "codehearth.cli", "serve", "--shared"],
+        input=b"", capture_output=True, timeout=60, env={**os.environ, **env},
+    )  # fmt: skip
+    assert explicit.returncode == 1
+    assert b"cannot use the engine socket" in explicit.stderr, explicit.stderr[-500:]
+    assert time.monotonic() - started < 10

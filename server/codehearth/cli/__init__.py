@@ -41,7 +41,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if _use_shared_engine(args):
         from ..shared.supervisor import serve_shared
 
-        return serve_shared(options, args.idle_timeout, args.parallel)
+        # By default, an engine that cannot be reached (a runtime directory that cannot
+        # hold a socket, an engine that will not start) must not leave the editor without
+        # a server: it gets one in this process. An explicit --shared fails instead.
+        fallback = None if args.shared else lambda: _serve_in_process(args, options)
+        return serve_shared(options, args.idle_timeout, args.parallel, fallback)
+    return _serve_in_process(args, options)
+
+
+def _serve_in_process(args: argparse.Namespace, options) -> int:
     from ..lsp.app import create_server
 
     quick_thread_switches()

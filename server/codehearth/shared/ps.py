@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from .relay import query_engine
+from .relay import EngineUnreachable, query_engine
 
 
 def _gib(value: int | None) -> str:
@@ -12,12 +13,16 @@ def _gib(value: int | None) -> str:
 
 
 def print_ps(as_json: bool = False) -> int:
-    info = query_engine()
+    try:
+        info = query_engine()
+    except EngineUnreachable as exc:
+        print(f"codehearth: {exc}", file=sys.stderr)
+        return 1
     if as_json:
         print(json.dumps(info, indent=2))
         return 0
     if info is None:
-        print("no shared engine is running (codehearth serve --shared starts one)")
+        print("no shared engine is running (codehearth serve starts one)")
         return 0
     print(
         f"engine pid {info['pid']}  up {info['uptime_s']:.0f} s  rss {_gib(info['rss_bytes'])}  "

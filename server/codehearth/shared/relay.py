@@ -32,12 +32,19 @@ class EngineUnreachable(Exception):
 
 def connect(path: str | None = None) -> socket.socket | None:
     """A connection to a running engine, or None when there is none."""
+    try:
+        where = path or str(socket_path())
+    except OSError as exc:  # a runtime directory we may not use (another user's)
+        raise EngineUnreachable(f"no usable runtime directory for the engine: {exc}") from exc
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(path or str(socket_path()))
+        sock.connect(where)
     except (FileNotFoundError, ConnectionRefusedError):
         sock.close()
         return None
+    except OSError as exc:  # e.g. a path longer than a Unix socket's 107 bytes
+        sock.close()
+        raise EngineUnreachable(f"cannot use the engine socket {where}: {exc}") from exc
     return sock
 
 
@@ -77,6 +84,11 @@ def connect_or_start(
         sock = connect()
         if sock is not None:
             return sock
+        # 0: another engine won the race and is coming up; anything else is a failure.
+        if child.poll() not in (None, 0):
+            raise EngineUnreachable(
+                f"the shared engine exited with status {child.returncode}; see {log_path()}"
+            )
     raise EngineUnreachable(
         f"the shared engine did not start within {CONNECT_TIMEOUT_S:.0f} s; see {log_path()}"
     )

@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from ..config import ServeOptions
@@ -45,9 +46,15 @@ class Relay:
     """One editor's connection to the shared engine, across engine restarts."""
 
     def __init__(
-        self, options: ServeOptions, idle_timeout: float, parallel: int = DEFAULT_PARALLEL
+        self,
+        options: ServeOptions,
+        idle_timeout: float,
+        parallel: int = DEFAULT_PARALLEL,
+        fallback: Callable[[], int] | None = None,
     ) -> None:
         self.options = options
+        # What to run instead when no engine can be attached at start (None: exit 1).
+        self.fallback = fallback
         self.idle_timeout = idle_timeout
         self.parallel = parallel
         self.state = EditorState()
@@ -70,7 +77,10 @@ class Relay:
         self._stdout = stdout
         try:
             sock = self._attach()
-        except EngineUnreachable as exc:
+        except (EngineUnreachable, OSError) as exc:
+            if self.fallback is not None:
+                log.warning("the shared engine is not available (%s); serving in-process", exc)
+                return self.fallback()
             print(f"codehearth: {exc}", file=sys.stderr)
             return 1
         self._connected(sock, replay=False)
@@ -297,10 +307,14 @@ class Relay:
 
 
 def serve_shared(
-    options: ServeOptions, idle_timeout: float, parallel: int = DEFAULT_PARALLEL
+    options: ServeOptions,
+    idle_timeout: float,
+    parallel: int = DEFAULT_PARALLEL,
+    fallback: Callable[[], int] | None = None,
 ) -> int:
     """`codehearth serve` attached to the shared engine, until the editor goes."""
-    return Relay(options, idle_timeout, parallel).run(sys.stdin.buffer, sys.stdout.buffer)
+    relay = Relay(options, idle_timeout, parallel, fallback)
+    return relay.run(sys.stdin.buffer, sys.stdout.buffer)
 
 
 def _log_line(message: dict[str, Any] | None) -> bool:
