@@ -167,7 +167,7 @@ class ModelOptions(BaseModel):
         None,
         ge=256,
         le=1_048_576,
-        description="context window in tokens (default: the manifest entry's)",
+        description="context window in tokens of each request (default: the manifest entry's)",
         json_schema_extra={"flag": "--context"},
     )
     n_gpu_layers: int | None = Field(
