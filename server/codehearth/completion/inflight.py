@@ -68,16 +68,8 @@ class Flight:
         return clean_suggestion(partial, ctx) or ""
 
     def words_so_far(self) -> str:
-        """The shown text so far without a word it may still be in the middle of. A
-        block grows by whole lines: its last line may still change, or be cut when the
-        generation stops (GenerationBudget.trim), and a suggestion shown with it would
-        then be replaced by a shorter one."""
-        text = _WORD_TAIL.sub("", self.shown_so_far())
-        if self.multiline:
-            head, newline, _last = text.rpartition("\n")
-            if newline and head.strip():
-                return head
-        return text
+        """The shown text so far without a word it may still be in the middle of."""
+        return _WORD_TAIL.sub("", self.shown_so_far())
 
     @property
     def multiline(self) -> bool:
