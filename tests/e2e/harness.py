@@ -375,6 +375,11 @@ def cancel_request(session: ServerSession, msg_id: str) -> None:
     session.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
 
 
+# How `codehearth serve` is started in each of its modes: the default attaches to the
+# shared engine (a second process), --in-process is one process.
+SERVE_MODES: dict[str, tuple[str, ...]] = {"shared": (), "in-process": ("--in-process",)}
+
+
 async def wait_for(predicate, timeout: float = 30, interval: float = 0.02) -> None:
     """Poll until predicate() is true."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -86,8 +86,19 @@ class RawLspClient:
         await self.proc.stdin.drain()
 
     async def send(self, message: dict[str, Any]) -> None:
-        body = json.dumps(message).encode()
-        await self.send_bytes(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self.send_bytes(frame(message))
+
+    async def wait_loaded(self, timeout: float = 60) -> dict[str, Any]:
+        """The status once the model is no longer loading (ready, or an error)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            reply = await self.request(
+                "workspace/executeCommand", {"command": "codehearth.status", "arguments": []}
+            )
+            status = reply["result"]
+            if status["state"] != "loading" or asyncio.get_running_loop().time() > deadline:
+                return status
+            await asyncio.sleep(0.05)
 
     async def request(self, method: str, params: Any, timeout: float = 30) -> dict:
         """The whole response message: {"result": ...} or {"error": {...}}."""
@@ -113,3 +124,9 @@ class RawLspClient:
                 await self.proc.wait()
         for task in self._tasks:
             task.cancel()
+
+
+def frame(message: dict[str, Any]) -> bytes:
+    """One LSP message as it goes on the wire."""
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body

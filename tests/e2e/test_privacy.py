@@ -26,6 +26,7 @@ import pytest
 
 from ..conftest import SMOLLM2
 from ..hub_server import FakeHub
+from .harness import SERVE_MODES as MODES
 from .harness import ServerSession, execute, items_of
 from .raw_client import RawLspClient
 
@@ -49,10 +50,6 @@ def _hook(event, args):
 if _log:
     sys.addaudithook(_hook)
 """
-
-# How a server is started in each mode the tests audit: the default attaches to the
-# shared engine (a second process), --in-process is one process.
-MODES = {"shared": (), "in-process": ("--in-process",)}
 
 INIT = {"completion": {"temperature": 0.0, "maxTokensSingle": 8, "maxTokensMulti": 16}}
 QUICK = {"max_tokens": 12, "temperature": 0.0}
@@ -196,15 +193,8 @@ async def test_malformed_messages_keep_code_out_of_logs():
     client = RawLspClient()
     await client.start("--log-level", "debug", init_options=INIT)
     try:
-        deadline = asyncio.get_running_loop().time() + 60
-        while True:  # ready: llama.cpp silences stderr while it loads, which would hide leaks
-            reply = await client.request(
-                "workspace/executeCommand", {"command": "codehearth.status", "arguments": []}
-            )
-            if reply["result"]["state"] != "loading":
-                break
-            assert asyncio.get_running_loop().time() < deadline
-            await asyncio.sleep(0.05)
+        # Loaded: llama.cpp silences stderr while it loads, which would hide leaks.
+        assert (await client.wait_loaded())["state"] != "loading"
         doc = {"uri": "file:///tmp/x.py", "languageId": "python", "version": 1}
         await client.send(
             {

@@ -5,29 +5,13 @@ over at once, where stdin comes line by line)."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 
-from .raw_client import RawLspClient
+from .harness import SERVE_MODES as MODES
+from .raw_client import RawLspClient, frame
 
 INIT = {"completion": {"temperature": 0.0, "maxTokensSingle": 4}}
-MODES = {"shared": (), "in-process": ("--in-process",)}
-
-
-def _frame(message: dict) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-async def _ready(client: RawLspClient) -> None:
-    for _ in range(600):
-        reply = await client.request(
-            "workspace/executeCommand", {"command": "codehearth.status", "arguments": []}
-        )
-        if reply["result"]["state"] != "loading":
-            return
-        await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -35,7 +19,7 @@ async def test_a_request_sees_the_document_it_was_asked_about(mode):
     client = RawLspClient()
     await client.start(*MODES[mode], init_options=INIT)
     try:
-        await _ready(client)
+        await client.wait_loaded()
         uri = "file:///order/burst.py"
         text = "def total(values):\n    return sum(values)\n\nresult = "
         waiter = asyncio.get_running_loop().create_future()
@@ -51,7 +35,7 @@ async def test_a_request_sees_the_document_it_was_asked_about(mode):
                 "textDocument": {"uri": uri, "version": 2},
                 "contentChanges": [{"text": ""}]}},
         ]  # fmt: skip
-        await client.send_bytes(b"".join(_frame({"jsonrpc": "2.0", **m}) for m in burst))
+        await client.send_bytes(b"".join(frame({"jsonrpc": "2.0", **m}) for m in burst))
         reply = await asyncio.wait_for(waiter, 60)
         assert "result" in reply, reply  # not "position out of range" for the newer text
         for item in reply["result"]["items"]:
